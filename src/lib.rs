@@ -1,0 +1,18 @@
+//! Block Chat: a self-hosted, real-time chat server. `main.rs` parses the command line;
+//! everything else starts from [`App::build`].
+
+mod app;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+mod http;
+pub mod mail;
+pub mod ratelimit;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod users;
+
+pub use app::App;
+pub use config::Config;

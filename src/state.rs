@@ -1,0 +1,41 @@
+//! The shared parts every request and background task reaches through one `Arc`.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::password::PasswordHashing;
+use crate::auth::tokens::AccessTokens;
+use crate::config::Config;
+use crate::mail::Mailer;
+use crate::ratelimit::RateLimits;
+use crate::store::Db;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
+    pub config: Config,
+    pub db: Db,
+    pub passwords: PasswordHashing,
+    pub access_tokens: AccessTokens,
+    pub mailer: Mailer,
+    pub rate_limits: RateLimits,
+    /// Cancelled when the server begins to shut down.
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}

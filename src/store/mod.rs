@@ -1,0 +1,179 @@
+//! The database: SQLite (the default) or PostgreSQL, behind one interface.
+//!
+//! Queries are written once, in the SQL both engines speak (`$1` placeholders work in
+//! SQLite too), and run through [`on_pool!`], which expands them for whichever backend
+//! the pool is. SQLite gets one write connection beside a read pool: a pool of
+//! writers only queues on SQLite's lock with sleeps (see DESIGN.md).
+
+mod accounts;
+
+pub use accounts::{NewSession, Rotation, SessionRow, UserRow};
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlSafeStr, SqlitePool};
+
+/// The migrations, embedded in the binary: (version, name, SQLite SQL, PostgreSQL SQL).
+/// Each file in `migrations/sqlite/` has its twin in `migrations/postgres/`.
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "accounts",
+    include_str!("../../migrations/sqlite/0001_accounts.sql"),
+    include_str!("../../migrations/postgres/0001_accounts.sql"),
+)];
+
+fn migrator(postgres: bool) -> Migrator {
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|(version, name, sqlite, pg)| {
+            let sql = if postgres { pg } else { sqlite };
+            Migration::new(
+                *version,
+                Cow::Borrowed(*name),
+                MigrationType::Simple,
+                sql.into_sql_str(),
+                false,
+            )
+        })
+        .collect::<Vec<_>>();
+    Migrator::with_migrations(migrations)
+}
+
+/// A pool of one backend or the other.
+#[derive(Clone, Debug)]
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs one sqlx expression against a [`Pool`], whichever backend it is:
+/// `on_pool!(&db.read, |p| sqlx::query("...").execute(p).await)`.
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match $pool {
+            $crate::store::Pool::Sqlite($p) => $body,
+            $crate::store::Pool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// The database handle every use case gets through the app state.
+#[derive(Clone, Debug)]
+pub struct Db {
+    /// Reads (and, on PostgreSQL, writes too: there it is the same pool).
+    pub read: Pool,
+    /// Writes. On SQLite: a single connection, so writers queue in-process, not on the lock.
+    pub write: Pool,
+}
+
+impl Db {
+    /// Opens the database at `url` (`sqlite://...` or `postgres://...`).
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url).context("invalid PostgreSQL URL")?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections.max(2))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .context("cannot connect to PostgreSQL")?;
+            let pool = Pool::Postgres(pool);
+            return Ok(Self {
+                read: pool.clone(),
+                write: pool,
+            });
+        }
+        anyhow::ensure!(
+            url.starts_with("sqlite:"),
+            "database_url must start with sqlite:// or postgres://"
+        );
+        let options = SqliteConnectOptions::from_str(url)
+            .context("invalid SQLite URL")?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .with_context(|| format!("cannot open {url}"))?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options.read_only(true))
+            .await
+            .with_context(|| format!("cannot open {url}"))?;
+        Ok(Self {
+            read: Pool::Sqlite(read),
+            write: Pool::Sqlite(write),
+        })
+    }
+
+    /// Applies the migrations that have not run yet.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = migrator(matches!(self.write, Pool::Postgres(_)));
+        on_pool!(&self.write, |p| migrator.run(p).await).context("migrations failed")
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        on_pool!(&self.read, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .is_ok())
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self.write {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// (connections open, of which idle) per pool, for `/metrics`.
+    pub fn pool_stats(&self) -> [(&'static str, u32, usize); 2] {
+        let stats = |pool: &Pool| on_pool!(pool, |p| (p.size(), p.num_idle()));
+        let (r, ri) = stats(&self.read);
+        let (w, wi) = stats(&self.write);
+        [("read", r, ri), ("write", w, wi)]
+    }
+
+    pub async fn close(&self) {
+        on_pool!(&self.write, |p| p.close().await);
+        on_pool!(&self.read, |p| p.close().await);
+    }
+}
+
+/// The current time at the precision both databases keep (microseconds).
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every migration file is embedded, and each backend has the same list.
+    #[test]
+    fn migrations_are_all_embedded() {
+        for (dir, pick) in [("sqlite", 0), ("postgres", 1)] {
+            let mut files: Vec<String> = std::fs::read_dir(format!("migrations/{dir}"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            files.sort();
+            let embedded: Vec<String> = super::MIGRATIONS
+                .iter()
+                .map(|(v, name, ..)| format!("{v:04}_{name}.sql"))
+                .collect();
+            assert_eq!(files, embedded, "migrations/{dir} (pick {pick})");
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The integration tests: one binary, a file per resource. Every test runs against a
+//! real server, on SQLite and on PostgreSQL (see `backend_tests!`).
+
+mod helpers;
+mod smtp;
+
+mod auth;
+mod operations;
