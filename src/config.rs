@@ -198,3 +198,64 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment's error
+mod tests {
+    use super::*;
+
+    /// Each layer overrides the one below: defaults < file < env < flags.
+    #[test]
+    fn layers_override_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "blockchat.toml",
+                r#"
+                bind = "0.0.0.0:9000"
+                data_dir = "/srv/chat"
+                log = "debug"
+                session_idle_secs = 60
+                "#,
+            )?;
+            jail.set_env("BLOCKCHAT_DATA_DIR", "/var/lib/chat");
+            jail.set_env("BLOCKCHAT_LOG", "warn");
+            jail.set_env("BLOCKCHAT_CORS_ORIGINS", "[\"https://a.example\"]");
+            let flags = FlagOverrides {
+                log: Some("trace".into()),
+                ..Default::default()
+            };
+            let config = Config::load(Some(Path::new("blockchat.toml")), flags)
+                .map_err(|e| e.to_string())?;
+            assert_eq!(config.bind.to_string(), "0.0.0.0:9000"); // file
+            assert_eq!(config.session_idle_secs, 60); // file
+            assert_eq!(config.data_dir, PathBuf::from("/var/lib/chat")); // env over file
+            assert_eq!(config.cors_origins, vec!["https://a.example".to_string()]); // env
+            assert_eq!(config.log, "trace"); // flag over env
+            assert_eq!(config.access_token_ttl_secs, 900); // default
+            assert_eq!(config.database_url(), "sqlite:///var/lib/chat/blockchat.db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn refuses_bad_values_and_unknown_keys() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BLOCKCHAT_ACCESS_TOKEN_TTL_SECS", "3600");
+            assert!(
+                Config::load(None, FlagOverrides::default()).is_err(),
+                "token lifetime over 15 min"
+            );
+            jail.clear_env();
+            jail.set_env("BLOCKCHAT_NO_SUCH_KEY", "1");
+            assert!(
+                Config::load(None, FlagOverrides::default()).is_err(),
+                "a typo is reported"
+            );
+            jail.clear_env();
+            assert!(
+                Config::load(Some(Path::new("missing.toml")), FlagOverrides::default()).is_err()
+            );
+            Ok(())
+        });
+    }
+}

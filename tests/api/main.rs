@@ -6,3 +6,4 @@ mod smtp;
 
 mod auth;
 mod operations;
+mod server;
