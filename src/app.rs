@@ -13,6 +13,7 @@ use crate::auth::tokens::{AccessTokens, load_or_create_secret};
 use crate::config::Config;
 use crate::mail::Mailer;
 use crate::ratelimit::RateLimits;
+use crate::realtime::presence::Presence;
 use crate::state::{AppState, Shared};
 use crate::store::Db;
 
@@ -48,6 +49,7 @@ impl App {
             access_tokens: AccessTokens::new(&secret, config.access_token_ttl_secs),
             mailer: Mailer::new(&config)?,
             rate_limits: RateLimits::new(&config),
+            presence: Presence::new(Duration::from_secs(config.presence_idle_secs)),
             shutdown: CancellationToken::new(),
             config,
         }))
@@ -97,19 +99,34 @@ impl App {
     }
 }
 
-/// Every few minutes: forget expired sessions and reset tokens, and idle rate-limit keys.
+/// Every minute: save who was last seen when; forget expired sessions and reset
+/// tokens, idle rate-limit keys; free the usernames of accounts deleted long enough ago.
+/// Once more at shutdown, so no `last_seen` is lost.
 async fn janitor(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(300));
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
-        tokio::select! {
-            _ = state.shutdown.cancelled() => return,
-            _ = tick.tick() => {}
+        let stopping = tokio::select! {
+            _ = state.shutdown.cancelled() => true,
+            _ = tick.tick() => false,
+        };
+        if let Err(err) = tidy(&state).await {
+            tracing::warn!(error = %err, "janitor failed");
         }
-        state.rate_limits.shrink();
-        match state.db.delete_expired(crate::store::now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(removed = n, "expired sessions and tokens removed"),
-            Err(err) => tracing::warn!(error = %err, "janitor failed"),
+        if stopping {
+            return;
         }
     }
+}
+
+async fn tidy(state: &AppState) -> crate::error::Result<()> {
+    let now = crate::store::now();
+    state
+        .db
+        .set_last_seen(&state.presence.take_unsaved())
+        .await?;
+    state.rate_limits.shrink();
+    state.db.delete_expired(now).await?;
+    let hold = chrono::Duration::days(state.config.deleted_username_hold_days as i64);
+    state.db.release_deleted_usernames(now - hold).await?;
+    Ok(())
 }

@@ -34,6 +34,11 @@ pub struct Config {
     pub session_remember_secs: u64,
     /// How long a password-reset link stays valid, in seconds (at most an hour).
     pub password_reset_ttl_secs: u64,
+    /// Without a request (or, later, connection activity) for this long, a user is away
+    /// or offline.
+    pub presence_idle_secs: u64,
+    /// How long a deleted account's username stays reserved before anyone may take it.
+    pub deleted_username_hold_days: u64,
 
     /// argon2id cost; the defaults are OWASP's (19 MiB, 2 passes, 1 lane).
     pub password_hash_memory_kib: u32,
@@ -101,6 +106,8 @@ impl Default for Config {
             session_idle_secs: 12 * 3600,
             session_remember_secs: 30 * 24 * 3600,
             password_reset_ttl_secs: 3600,
+            presence_idle_secs: 300,
+            deleted_username_hold_days: 30,
             password_hash_memory_kib: 19 * 1024,
             password_hash_iterations: 2,
             password_hash_parallelism: 1,

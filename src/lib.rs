@@ -4,11 +4,13 @@
 mod app;
 pub mod auth;
 pub mod config;
+pub mod contacts;
 pub mod domain;
 pub mod error;
 mod http;
 pub mod mail;
 pub mod ratelimit;
+pub mod realtime;
 pub mod state;
 pub mod store;
 pub mod telemetry;

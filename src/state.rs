@@ -10,6 +10,7 @@ use crate::auth::tokens::AccessTokens;
 use crate::config::Config;
 use crate::mail::Mailer;
 use crate::ratelimit::RateLimits;
+use crate::realtime::presence::Presence;
 use crate::store::Db;
 
 #[derive(Clone)]
@@ -22,6 +23,7 @@ pub struct Shared {
     pub access_tokens: AccessTokens,
     pub mailer: Mailer,
     pub rate_limits: RateLimits,
+    pub presence: Presence,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
 }

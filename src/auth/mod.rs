@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::ratelimit::Action;
 use crate::state::AppState;
 use crate::store::{NewSession, SessionRow, UserRow, now};
-use crate::users::User;
+use crate::users::{self, Profile};
 use tokens::{random_token, token_hash};
 
 /// Who is calling, once their access token has been checked.
@@ -60,7 +60,7 @@ pub struct TokenResponse {
     pub expires_in: i64,
     /// Opaque; use it once at `POST /auth/refresh` to get a new pair.
     pub refresh_token: String,
-    pub user: User,
+    pub user: Profile,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -76,25 +76,13 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
-const DISPLAY_NAME_MAX: usize = 64;
 const USER_AGENT_MAX: usize = 256;
 
-fn parse_display_name(input: Option<&str>, username: &Username) -> Result<String> {
-    let name = input
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .unwrap_or(username.as_str());
-    if name.chars().count() > DISPLAY_NAME_MAX || name.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "display_name",
-            format!("must be at most {DISPLAY_NAME_MAX} printable characters"),
-            input.unwrap_or_default(),
-        ));
-    }
-    Ok(name.to_string())
-}
-
-pub async fn register(state: &AppState, req: RegisterRequest, client: &ClientInfo) -> Result<User> {
+pub async fn register(
+    state: &AppState,
+    req: RegisterRequest,
+    client: &ClientInfo,
+) -> Result<Profile> {
     let username = Username::parse(&req.username);
     let email = Email::parse(&req.email);
     let password = Password::parse(req.password, "password");
@@ -115,7 +103,10 @@ pub async fn register(state: &AppState, req: RegisterRequest, client: &ClientInf
         return Err(Error::Validation(errors));
     }
     let (username, email, password) = (username?, email?, password?);
-    let display_name = parse_display_name(req.display_name.as_deref(), &username)?;
+    let display_name = match req.display_name.as_deref() {
+        Some(name) if !name.trim().is_empty() => users::parse_display_name(name)?,
+        _ => username.as_str().to_string(),
+    };
     state
         .rate_limits
         .check(Action::Register, client.ip.as_deref(), Some(email.as_str()))?;
@@ -131,16 +122,29 @@ pub async fn register(state: &AppState, req: RegisterRequest, client: &ClientInf
         id: new_id(),
         username: username.as_str().into(),
         email: email.as_str().into(),
+        search_key: users::search_key(username.as_str(), &display_name),
         display_name,
         password_hash: state.passwords.hash(&password).await?,
         is_admin: false,
         is_active: true,
         created_at: now,
         updated_at: now,
+        bio: String::new(),
+        avatar_url: None,
+        locale: None,
+        time_zone: None,
+        presence_visibility: "everyone".into(),
+        direct_messages_from: "everyone".into(),
+        send_read_receipts: true,
+        status: "online".into(),
+        status_text: None,
+        status_expires_at: None,
+        last_seen_at: None,
+        deleted_at: None,
     };
     state.db.insert_user(&row).await?;
     tracing::info!(user_id = %row.id, "user registered");
-    Ok(row.into())
+    Ok(users::own_view(state, row))
 }
 
 pub async fn login(
@@ -210,12 +214,13 @@ fn token_response(
     let access_token = state
         .access_tokens
         .issue(&user.id, session_id, now.timestamp())?;
+    state.presence.touch(&user.id);
     Ok(TokenResponse {
         access_token,
         token_type: "bearer",
         expires_in: state.access_tokens.ttl_secs,
         refresh_token,
-        user: user.into(),
+        user: users::own_view(state, user),
     })
 }
 
@@ -288,6 +293,7 @@ pub async fn authenticate(state: &AppState, bearer: &str) -> Result<AuthUser> {
     if user_id != claims.sub {
         return Err(Error::unauthorized());
     }
+    state.presence.touch(&user_id);
     Ok(AuthUser {
         user_id,
         session_id: claims.sid,
@@ -295,13 +301,8 @@ pub async fn authenticate(state: &AppState, bearer: &str) -> Result<AuthUser> {
     })
 }
 
-pub async fn me(state: &AppState, auth: &AuthUser) -> Result<User> {
-    let user = state
-        .db
-        .user_by_id(&auth.user_id)
-        .await?
-        .ok_or_else(Error::unauthorized)?;
-    Ok(user.into())
+pub async fn me(state: &AppState, auth: &AuthUser) -> Result<Profile> {
+    users::get(state, auth, &auth.user_id).await
 }
 
 pub async fn logout(state: &AppState, auth: &AuthUser) -> Result<()> {
@@ -478,7 +479,7 @@ pub async fn create_admin(
     username: &str,
     email: Option<&str>,
     password: Option<String>,
-) -> Result<User> {
+) -> Result<Profile> {
     let username = Username::parse(username)?;
     if let Some(user) = state.db.user_by_login(username.as_str()).await? {
         state.db.set_admin(&user.id, now()).await?;
@@ -487,7 +488,7 @@ pub async fn create_admin(
             .user_by_id(&user.id)
             .await?
             .ok_or_else(|| Error::NotFound("user".into()))?;
-        return Ok(user.into());
+        return Ok(users::own_view(state, user));
     }
     let (Some(email), Some(password)) = (email, password) else {
         return Err(Error::invalid(
@@ -508,8 +509,10 @@ pub async fn create_admin(
     )
     .await?;
     state.db.set_admin(&user.id, now()).await?;
-    Ok(User {
-        is_admin: true,
-        ..user
-    })
+    let row = state
+        .db
+        .user_by_id(&user.id)
+        .await?
+        .ok_or_else(|| Error::NotFound("user".into()))?;
+    Ok(users::own_view(state, row))
 }

@@ -46,12 +46,14 @@ impl PasswordHashing {
         .await?
     }
 
-    /// Whether `password` matches `hash`; with `None`, spends the same time and says no.
+    /// Whether `password` matches `hash`. With no hash (an unknown user) or one that
+    /// cannot match (an erased account), it spends the same time and says no.
     pub async fn verify(&self, password: &str, hash: Option<&str>) -> anyhow::Result<bool> {
-        let known = hash.is_some();
-        let hash = hash
+        let usable = hash.filter(|h| PasswordHash::new(h).is_ok());
+        let hash: Arc<str> = usable
             .map(Arc::from)
             .unwrap_or_else(|| self.decoy_hash.clone());
+        let known = usable.is_some();
         let argon2 = self.argon2.clone();
         let password = password.to_owned();
         tokio::task::spawn_blocking(move || {

@@ -5,10 +5,12 @@
 
 mod email;
 mod password;
+mod people;
 mod username;
 
 pub use email::Email;
 pub use password::Password;
+pub use people::{Audience, Status, search_fold};
 pub use username::Username;
 
 /// A new time-ordered id (UUIDv7), as the string the API and the database use.

@@ -15,7 +15,7 @@ use crate::auth::{
 };
 use crate::error::Result;
 use crate::state::AppState;
-use crate::users::User;
+use crate::users::Profile;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -34,7 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Create an account.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest, responses(
-    (status = 201, description = "Account created", body = User),
+    (status = 201, description = "Account created", body = Profile),
     (status = 409, description = "Username or email taken", body = ErrorBody),
     (status = 422, description = "Invalid input", body = ValidationErrorBody),
     (status = 429, description = "Too many attempts", body = ErrorBody),
@@ -43,7 +43,7 @@ async fn register(
     State(state): State<AppState>,
     client: ClientInfo,
     Json(req): Json<RegisterRequest>,
-) -> Result<(StatusCode, axum::Json<User>)> {
+) -> Result<(StatusCode, axum::Json<Profile>)> {
     let user = auth::register(&state, req, &client).await?;
     Ok((StatusCode::CREATED, axum::Json(user)))
 }
@@ -90,10 +90,10 @@ async fn refresh(
 
 /// The current user.
 #[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])), responses(
-    (status = 200, description = "The current user", body = User),
+    (status = 200, description = "The current user", body = Profile),
     (status = 401, description = "Not authenticated", body = ErrorBody),
 ))]
-async fn me(State(state): State<AppState>, auth: AuthUser) -> Result<axum::Json<User>> {
+async fn me(State(state): State<AppState>, auth: AuthUser) -> Result<axum::Json<Profile>> {
     Ok(axum::Json(auth::me(&state, &auth).await?))
 }
 

@@ -186,3 +186,37 @@ fn validation_error(part: &str, path: Vec<Value>, msg: String) -> Error {
         input: Value::Null,
     }])
 }
+
+/// An optional JSON body: `None` when the request has none at all.
+impl<T: DeserializeOwned> axum::extract::OptionalFromRequest<AppState> for Json<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Option<Self>, Error> {
+        let empty = req.headers().get(header::CONTENT_TYPE).is_none()
+            && req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .is_none_or(|len| len == "0");
+        if empty {
+            return Ok(None);
+        }
+        <Self as FromRequest<AppState>>::from_request(req, state)
+            .await
+            .map(Some)
+    }
+}
+
+/// Query parameters; a bad one gives 422 naming it (`["query", "limit"]`).
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|e| deserialize_error(e, "query"))
+    }
+}

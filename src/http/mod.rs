@@ -3,8 +3,10 @@
 
 mod auth;
 mod extract;
+mod friends;
 mod health;
 mod middleware;
+mod users;
 
 use std::time::Duration;
 
@@ -65,6 +67,8 @@ impl Modify for BearerAuth {
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
+        .merge(users::router())
+        .merge(friends::router())
         .split_for_parts();
 
     let request_id = HeaderName::from_static("x-request-id");

@@ -1,22 +1,9 @@
-//! Users, sessions, refresh tokens and password-reset tokens.
+//! Sessions, refresh tokens and password-reset tokens.
 
 use chrono::{DateTime, Utc};
 
 use super::{Db, on_pool};
 use crate::error::Result;
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct UserRow {
-    pub id: String,
-    pub username: String,
-    pub email: String,
-    pub display_name: String,
-    pub password_hash: String,
-    pub is_admin: bool,
-    pub is_active: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRow {
@@ -51,12 +38,7 @@ pub enum Rotation {
     Invalid,
 }
 
-// Column lists as macros, so that `concat!` makes each query one `&'static str`.
-macro_rules! user_columns {
-    () => {
-        "id, username, email, display_name, password_hash, is_admin, is_active, created_at, updated_at"
-    };
-}
+// The column list as a macro, so that `concat!` makes each query one `&'static str`.
 macro_rules! session_columns {
     ($p:literal) => {
         concat!(
@@ -81,78 +63,6 @@ macro_rules! session_columns {
 }
 
 impl Db {
-    pub async fn insert_user(&self, user: &UserRow) -> Result<()> {
-        let sql = concat!(
-            "INSERT INTO users (",
-            user_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        );
-        on_pool!(&self.write, |p| sqlx::query(sql)
-            .bind(&user.id)
-            .bind(&user.username)
-            .bind(&user.email)
-            .bind(&user.display_name)
-            .bind(&user.password_hash)
-            .bind(user.is_admin)
-            .bind(user.is_active)
-            .bind(user.created_at)
-            .bind(user.updated_at)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
-    }
-
-    pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>> {
-        let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
-        Ok(on_pool!(&self.read, |p| sqlx::query_as(sql)
-            .bind(id)
-            .fetch_optional(p)
-            .await)?)
-    }
-
-    /// The user whose username or email is `login` (both are stored in lower case).
-    pub async fn user_by_login(&self, login: &str) -> Result<Option<UserRow>> {
-        let sql = concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE username = $1 OR email = $1"
-        );
-        Ok(on_pool!(&self.read, |p| sqlx::query_as(sql)
-            .bind(login)
-            .fetch_optional(p)
-            .await)?)
-    }
-
-    pub async fn username_exists(&self, username: &str) -> Result<bool> {
-        let sql = "SELECT COUNT(*) FROM users WHERE username = $1";
-        let n: i64 = on_pool!(&self.read, |p| sqlx::query_scalar(sql)
-            .bind(username)
-            .fetch_one(p)
-            .await)?;
-        Ok(n > 0)
-    }
-
-    pub async fn email_exists(&self, email: &str) -> Result<bool> {
-        let sql = "SELECT COUNT(*) FROM users WHERE email = $1";
-        let n: i64 = on_pool!(&self.read, |p| sqlx::query_scalar(sql)
-            .bind(email)
-            .fetch_one(p)
-            .await)?;
-        Ok(n > 0)
-    }
-
-    pub async fn set_admin(&self, user_id: &str, now: DateTime<Utc>) -> Result<()> {
-        let sql = "UPDATE users SET is_admin = TRUE, updated_at = $2 WHERE id = $1";
-        on_pool!(&self.write, |p| sqlx::query(sql)
-            .bind(user_id)
-            .bind(now)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
-    }
-
     /// Sets a new password hash and ends every session of the user but `keep_session`.
     pub async fn set_password(
         &self,

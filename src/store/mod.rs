@@ -6,8 +6,12 @@
 //! writers only queues on SQLite's lock with sleeps (see DESIGN.md).
 
 mod accounts;
+mod contacts;
+mod users;
 
-pub use accounts::{NewSession, Rotation, SessionRow, UserRow};
+pub use accounts::{NewSession, Rotation, SessionRow};
+pub use contacts::{FriendRequestRow, Relation, Since};
+pub use users::UserRow;
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -22,12 +26,20 @@ use sqlx::{PgPool, SqlSafeStr, SqlitePool};
 
 /// The migrations, embedded in the binary: (version, name, SQLite SQL, PostgreSQL SQL).
 /// Each file in `migrations/sqlite/` has its twin in `migrations/postgres/`.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "accounts",
-    include_str!("../../migrations/sqlite/0001_accounts.sql"),
-    include_str!("../../migrations/postgres/0001_accounts.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "accounts",
+        include_str!("../../migrations/sqlite/0001_accounts.sql"),
+        include_str!("../../migrations/postgres/0001_accounts.sql"),
+    ),
+    (
+        2,
+        "people",
+        include_str!("../../migrations/sqlite/0002_people.sql"),
+        include_str!("../../migrations/postgres/0002_people.sql"),
+    ),
+];
 
 fn migrator(postgres: bool) -> Migrator {
     let migrations = MIGRATIONS

@@ -5,5 +5,7 @@ mod helpers;
 mod smtp;
 
 mod auth;
+mod friends;
 mod operations;
 mod server;
+mod users;
