@@ -44,6 +44,7 @@ impl App {
         let db = Db::connect(&config.database_url(), config.database_max_connections).await?;
         let secret = load_or_create_secret(&config)?;
         Ok(AppState::new(Shared {
+            writer: crate::store::Writer::start(db.clone()),
             db,
             passwords: PasswordHashing::new(&config)?,
             access_tokens: AccessTokens::new(&secret, config.access_token_ttl_secs),

@@ -39,6 +39,10 @@ pub struct Config {
     pub presence_idle_secs: u64,
     /// How long a deleted account's username stays reserved before anyone may take it.
     pub deleted_username_hold_days: u64,
+    /// The longest message, in characters.
+    pub message_max_chars: usize,
+    /// The most members a group may have.
+    pub group_member_limit: usize,
 
     /// argon2id cost; the defaults are OWASP's (19 MiB, 2 passes, 1 lane).
     pub password_hash_memory_kib: u32,
@@ -108,6 +112,8 @@ impl Default for Config {
             password_reset_ttl_secs: 3600,
             presence_idle_secs: 300,
             deleted_username_hold_days: 30,
+            message_max_chars: 4000,
+            group_member_limit: 5000,
             password_hash_memory_kib: 19 * 1024,
             password_hash_iterations: 2,
             password_hash_parallelism: 1,

@@ -3,12 +3,14 @@
 
 mod app;
 pub mod auth;
+pub mod chats;
 pub mod config;
 pub mod contacts;
 pub mod domain;
 pub mod error;
 mod http;
 pub mod mail;
+pub mod messages;
 pub mod ratelimit;
 pub mod realtime;
 pub mod state;

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::mail::Mailer;
 use crate::ratelimit::RateLimits;
 use crate::realtime::presence::Presence;
-use crate::store::Db;
+use crate::store::{Db, Writer};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
@@ -19,6 +19,8 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub config: Config,
     pub db: Db,
+    /// Appends messages, group-committing concurrent sends.
+    pub writer: Writer,
     pub passwords: PasswordHashing,
     pub access_tokens: AccessTokens,
     pub mailer: Mailer,

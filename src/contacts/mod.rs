@@ -64,19 +64,14 @@ async fn other_person(
 }
 
 /// Profiles of many users at once, as the viewer sees them, by id.
-async fn profiles(
+pub async fn profiles(
     state: &AppState,
     viewer: &AuthUser,
     ids: Vec<String>,
 ) -> Result<HashMap<String, Profile>> {
     let friends = state.db.friend_ids(&viewer.user_id).await?;
-    let blocked: std::collections::HashSet<String> = state
-        .db
-        .blocked_by_user(&viewer.user_id)
-        .await?
-        .into_iter()
-        .map(|s| s.user_id)
-        .collect();
+    let blocked = state.db.block_ids(&viewer.user_id, true).await?;
+    let blocked_by = state.db.block_ids(&viewer.user_id, false).await?;
     let rows = state.db.users_by_ids(&ids).await?;
     Ok(rows
         .into_iter()
@@ -84,7 +79,7 @@ async fn profiles(
             let relation = Relation {
                 is_friend: friends.contains(&row.id),
                 blocked: blocked.contains(&row.id),
-                blocked_by: false,
+                blocked_by: blocked_by.contains(&row.id),
             };
             (row.id.clone(), view(state, viewer, row, relation))
         })

@@ -2,9 +2,11 @@
 //! `/api`, wrapped in the layers every request goes through.
 
 mod auth;
+mod chats;
 mod extract;
 mod friends;
 mod health;
+mod messages;
 mod middleware;
 mod users;
 
@@ -69,6 +71,8 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(users::router())
         .merge(friends::router())
+        .merge(chats::router())
+        .merge(messages::router())
         .split_for_parts();
 
     let request_id = HeaderName::from_static("x-request-id");

@@ -225,6 +225,20 @@ impl Db {
         Ok(())
     }
 
+    /// Who `user_id` blocked (`blocker = true`) or who blocked `user_id`, as ids.
+    pub async fn block_ids(&self, user_id: &str, blocker: bool) -> Result<HashSet<String>> {
+        let sql = if blocker {
+            "SELECT blocked_id FROM blocks WHERE blocker_id = $1"
+        } else {
+            "SELECT blocker_id FROM blocks WHERE blocked_id = $1"
+        };
+        let ids: Vec<String> = on_pool!(&self.read, |p| sqlx::query_scalar(sql)
+            .bind(user_id)
+            .fetch_all(p)
+            .await)?;
+        Ok(ids.into_iter().collect())
+    }
+
     pub async fn blocked_by_user(&self, user_id: &str) -> Result<Vec<Since>> {
         let sql = "SELECT blocked_id AS user_id, created_at AS since, NULL AS until FROM blocks \
                    WHERE blocker_id = $1 ORDER BY created_at DESC";

@@ -6,12 +6,18 @@
 //! writers only queues on SQLite's lock with sleeps (see DESIGN.md).
 
 mod accounts;
+mod chats;
 mod contacts;
+mod messages;
 mod users;
+mod writer;
 
 pub use accounts::{NewSession, Rotation, SessionRow};
+pub use chats::{ChatListRow, ChatRow, MemberChange, MemberRow};
 pub use contacts::{FriendRequestRow, Relation, Since};
+pub use messages::{MessageRow, Page};
 pub use users::UserRow;
+pub use writer::{Appended, NewMessage, Writer};
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -38,6 +44,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "people",
         include_str!("../../migrations/sqlite/0002_people.sql"),
         include_str!("../../migrations/postgres/0002_people.sql"),
+    ),
+    (
+        3,
+        "chats",
+        include_str!("../../migrations/sqlite/0003_chats.sql"),
+        include_str!("../../migrations/postgres/0003_chats.sql"),
     ),
 ];
 
@@ -76,6 +88,31 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
+
+/// SQL for a query that takes a list of ids as one JSON array in `$1` (the one way to
+/// bind a list that both engines share): `$before (the ids) $after`.
+macro_rules! id_list_sql {
+    ($pool:expr, $before:expr, $after:expr) => {
+        match $pool {
+            $crate::store::Pool::Sqlite(_) => {
+                concat!($before, "(SELECT value FROM json_each($1))", $after)
+            }
+            $crate::store::Pool::Postgres(_) => {
+                concat!(
+                    $before,
+                    "(SELECT jsonb_array_elements_text($1::jsonb))",
+                    $after
+                )
+            }
+        }
+    };
+}
+pub(crate) use id_list_sql;
+
+/// A list of ids as the JSON array `id_list_sql!` queries take.
+pub(crate) fn id_list(ids: &[String]) -> String {
+    serde_json::Value::from(ids).to_string()
+}
 
 /// The database handle every use case gets through the app state.
 #[derive(Clone, Debug)]

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Db, on_pool};
+use super::{Db, id_list, id_list_sql, on_pool};
 use crate::error::Result;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -158,26 +158,15 @@ impl Db {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        // One array parameter would differ per backend; a JSON array works in both.
-        let ids = serde_json::to_string(ids).map_err(anyhow::Error::from)?;
-        Ok(match &self.read {
-            super::Pool::Sqlite(p) => {
-                let sql = concat!(
-                    "SELECT ",
-                    user_columns!(),
-                    " FROM users WHERE id IN (SELECT value FROM json_each($1))"
-                );
-                sqlx::query_as(sql).bind(ids).fetch_all(p).await?
-            }
-            super::Pool::Postgres(p) => {
-                let sql = concat!(
-                    "SELECT ",
-                    user_columns!(),
-                    " FROM users WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))"
-                );
-                sqlx::query_as(sql).bind(ids).fetch_all(p).await?
-            }
-        })
+        let sql = id_list_sql!(
+            &self.read,
+            concat!("SELECT ", user_columns!(), " FROM users WHERE id IN "),
+            ""
+        );
+        Ok(on_pool!(&self.read, |p| sqlx::query_as(sql)
+            .bind(id_list(ids))
+            .fetch_all(p)
+            .await)?)
     }
 
     pub async fn username_exists(&self, username: &str) -> Result<bool> {

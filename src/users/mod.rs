@@ -157,7 +157,11 @@ async fn load(state: &AppState, viewer: &AuthUser, user_id: &str) -> Result<User
 
 pub async fn get(state: &AppState, viewer: &AuthUser, user_id: &str) -> Result<Profile> {
     let row = load(state, viewer, user_id).await?;
-    let relation = state.db.relation(&viewer.user_id, &row.id).await?;
+    let relation = if row.id == viewer.user_id {
+        Relation::default()
+    } else {
+        state.db.relation(&viewer.user_id, &row.id).await?
+    };
     Ok(view(state, viewer, row, relation))
 }
 
@@ -243,7 +247,7 @@ pub async fn list(state: &AppState, viewer: &AuthUser, query: ListQuery) -> Resu
 }
 
 /// Distinguishes a field that is absent (`None`) from one set to null (`Some(None)`).
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
@@ -303,7 +307,7 @@ pub fn parse_display_name(value: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
-fn parse_avatar_url(value: &str) -> Result<String> {
+pub fn parse_avatar_url(value: &str) -> Result<String> {
     let ok =
         (value.starts_with("https://") || value.starts_with("http://") || value.starts_with('/'))
             && !value.starts_with("//");

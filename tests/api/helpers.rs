@@ -178,11 +178,11 @@ impl TestApp {
     pub async fn request(
         &self,
         method: Method,
-        path: &str,
+        path: impl Into<String>,
         token: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
-        let mut req = self.client.request(method, self.url(path));
+        let mut req = self.client.request(method, self.url(&path.into()));
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
@@ -192,11 +192,11 @@ impl TestApp {
         read(req.send().await.expect("request sent")).await
     }
 
-    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+    pub async fn get(&self, path: impl Into<String>, token: Option<&str>) -> Reply {
         self.request(Method::GET, path, token, None).await
     }
 
-    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+    pub async fn post(&self, path: impl Into<String>, token: Option<&str>, body: Value) -> Reply {
         self.request(Method::POST, path, token, Some(body)).await
     }
 

@@ -5,7 +5,9 @@ mod helpers;
 mod smtp;
 
 mod auth;
+mod chats;
 mod friends;
+mod messages;
 mod operations;
 mod server;
 mod users;

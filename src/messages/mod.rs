@@ -1,0 +1,480 @@
+//! Messages: send (through the group-commit writer), history, edit, delete, read
+//! receipts. One use case per action serves HTTP and, later, the WebSocket.
+
+pub mod render;
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::AuthUser;
+use crate::chats::{self, Policy, Role};
+use crate::domain::{is_id, new_id};
+use crate::error::{Error, FieldError, Result};
+use crate::state::AppState;
+use crate::store::{Appended, ChatRow, MemberRow, MessageRow, NewMessage, Page, now};
+
+/// A message as members see it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: String,
+    pub chat_id: String,
+    /// Per chat: 1, 2, 3... with no gaps, in the order the server committed them.
+    pub seq: i64,
+    /// Null for system messages.
+    pub sender_id: Option<String>,
+    /// The same as `sender_id`, under the spec's name.
+    pub user_id: Option<String>,
+    /// `text`, or `system` (joined, left, renamed...: see `event`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The Markdown source; empty once deleted.
+    pub content: String,
+    /// `content` rendered and sanitized: the only form to show as HTML.
+    pub html: String,
+    /// For system messages: what happened.
+    #[schema(value_type = Option<Object>)]
+    pub event: Option<serde_json::Value>,
+    pub reply_to: Option<String>,
+    /// The id the sender's client gave, for matching its optimistic copy.
+    pub client_id: Option<String>,
+    /// Users this message mentions.
+    pub mentions: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub deleted: bool,
+    /// You blocked the sender: clients may hide this message.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sender_blocked: bool,
+}
+
+pub fn message_view(
+    row: MessageRow,
+    mentions: Vec<String>,
+    blocked: &HashSet<String>,
+) -> MessageView {
+    MessageView {
+        sender_blocked: row.sender_id.as_ref().is_some_and(|s| blocked.contains(s)),
+        deleted: row.deleted_at.is_some(),
+        event: row
+            .event
+            .as_deref()
+            .and_then(|e| serde_json::from_str(e).ok()),
+        id: row.id,
+        chat_id: row.chat_id,
+        seq: row.seq,
+        user_id: row.sender_id.clone(),
+        sender_id: row.sender_id,
+        kind: row.kind,
+        content: row.content,
+        html: row.html,
+        reply_to: row.reply_to,
+        client_id: row.client_id,
+        mentions,
+        created_at: row.created_at,
+        edited_at: row.edited_at,
+    }
+}
+
+async fn views(
+    state: &AppState,
+    viewer: &AuthUser,
+    rows: Vec<MessageRow>,
+) -> Result<Vec<MessageView>> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut mentions = state.db.mentions_of_many(&ids).await?;
+    let blocked = state.db.block_ids(&viewer.user_id, true).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let m = mentions.remove(&row.id).unwrap_or_default();
+            message_view(row, m, &blocked)
+        })
+        .collect())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SendMessage {
+    pub content: String,
+    /// Your own id for this send (≤ 64 characters): a retry with the same one returns
+    /// the first message instead of posting twice.
+    pub client_id: Option<String>,
+    /// The id of a message in this chat this one replies to.
+    pub reply_to: Option<String>,
+}
+
+const CLIENT_ID_MAX: usize = 64;
+
+fn check_content(state: &AppState, content: &str) -> Result<()> {
+    let max = state.config.message_max_chars;
+    let invalid = |msg: String| {
+        Err(Error::Validation(vec![FieldError::new(
+            "value_error",
+            &["body", "content"],
+            msg,
+            serde_json::Value::Null,
+        )]))
+    };
+    if content.trim().is_empty() {
+        return invalid("must not be empty".into());
+    }
+    if content.chars().count() > max {
+        return invalid(format!("must be at most {max} characters"));
+    }
+    if content
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+    {
+        return invalid("must not contain control characters".into());
+    }
+    Ok(())
+}
+
+/// Whether the viewer may post in this chat now: the chat's post policy, and no block
+/// between the two people of a direct chat.
+async fn check_may_post(
+    state: &AppState,
+    viewer: &AuthUser,
+    chat: &ChatRow,
+    me: &MemberRow,
+) -> Result<()> {
+    if !Policy::from_stored(&chat.post_policy).allows(Role::from_stored(&me.role)) {
+        return Err(Error::Forbidden("Only admins can post in this chat".into()));
+    }
+    if let Some(other) = chats::other_member(state, chat, &viewer.user_id).await? {
+        let relation = state.db.relation(&viewer.user_id, &other).await?;
+        if relation.any_block() {
+            return Err(Error::Forbidden("You cannot message this person".into()));
+        }
+    }
+    Ok(())
+}
+
+/// The members `content` mentions by `@username`.
+async fn mentioned_members(
+    state: &AppState,
+    chat_id: &str,
+    sender: &str,
+    content: &str,
+) -> Result<Vec<String>> {
+    let names: HashSet<String> = content
+        .split(|c: char| !(c.is_ascii_alphanumeric() || "@_.-".contains(c)))
+        .filter_map(|word| word.strip_prefix('@'))
+        .map(|name| name.trim_end_matches(['.', '-']).to_ascii_lowercase())
+        .filter(|name| (3..=32).contains(&name.len()))
+        .collect();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(state
+        .db
+        .member_ids_by_username(chat_id, &names.into_iter().collect::<Vec<_>>())
+        .await?
+        .into_iter()
+        .filter(|id| id != sender)
+        .collect())
+}
+
+/// Sends a message: committed before this returns. `Ok((view, true))` for a new
+/// message, `(view, false)` for a retry of one already sent with the same `client_id`.
+pub async fn send(
+    state: &AppState,
+    viewer: &AuthUser,
+    chat_id: &str,
+    req: SendMessage,
+) -> Result<(MessageView, bool)> {
+    let (chat, me) = chats::membership(state, viewer, chat_id).await?;
+    if let Some(client_id) = &req.client_id
+        && (client_id.is_empty() || client_id.chars().count() > CLIENT_ID_MAX)
+    {
+        return Err(Error::invalid(
+            "client_id",
+            format!("must be 1-{CLIENT_ID_MAX} characters"),
+            client_id.as_str(),
+        ));
+    }
+    // A retry of a committed send is answered before any other rule: it already happened.
+    if let Some(client_id) = &req.client_id
+        && let Some(existing) = state
+            .db
+            .message_by_client_id(&chat.id, &viewer.user_id, client_id)
+            .await?
+    {
+        return Ok((views(state, viewer, vec![existing]).await?.remove(0), false));
+    }
+    check_content(state, &req.content)?;
+    check_may_post(state, viewer, &chat, &me).await?;
+    if let Some(reply_to) = &req.reply_to {
+        let found = is_id(reply_to) && state.db.message(&chat.id, reply_to).await?.is_some();
+        if !found {
+            return Err(Error::invalid(
+                "reply_to",
+                "no such message in this chat",
+                reply_to.as_str(),
+            ));
+        }
+    }
+    let mentions = mentioned_members(state, &chat.id, &viewer.user_id, &req.content).await?;
+    let row = MessageRow {
+        id: new_id(),
+        chat_id: chat.id.clone(),
+        seq: 0,
+        sender_id: Some(viewer.user_id.clone()),
+        kind: "text".into(),
+        html: render::to_html(&req.content),
+        content: req.content,
+        event: None,
+        reply_to: req.reply_to,
+        client_id: req.client_id,
+        created_at: now(),
+        edited_at: None,
+        deleted_at: None,
+    };
+    let (row, created) = match state.writer.append(NewMessage { row, mentions }).await? {
+        Appended::New(row) => (row, true),
+        Appended::Existing(row) => (row, false),
+    };
+    Ok((views(state, viewer, vec![row]).await?.remove(0), created))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Messages before this seq (older).
+    pub before: Option<i64>,
+    /// Messages after this seq (newer).
+    pub after: Option<i64>,
+    /// Messages around this seq (half before, the rest from it on).
+    pub around: Option<i64>,
+    /// Skip this many of the newest (the spec's offset paging).
+    pub skip: Option<i64>,
+    /// At most 100; 50 by default.
+    pub limit: Option<i64>,
+}
+
+/// A page of history, oldest first: the newest page unless `before`, `after` or
+/// `around` says otherwise.
+pub async fn history(
+    state: &AppState,
+    viewer: &AuthUser,
+    chat_id: &str,
+    query: HistoryQuery,
+) -> Result<Vec<MessageView>> {
+    chats::membership(state, viewer, chat_id).await?;
+    let limit = query.limit.unwrap_or(50);
+    crate::users::check_page(query.skip.unwrap_or(0), limit)?;
+    let page = match (query.before, query.after, query.around) {
+        (Some(seq), None, None) => Page::Before(seq),
+        (None, Some(seq), None) => Page::After(seq),
+        (None, None, Some(seq)) => Page::Around(seq),
+        (None, None, None) => Page::Latest {
+            skip: query.skip.unwrap_or(0),
+        },
+        _ => {
+            return Err(Error::Validation(vec![FieldError::new(
+                "value_error",
+                &["query", "before"],
+                "use one of before, after and around",
+                serde_json::Value::Null,
+            )]));
+        }
+    };
+    let rows = state.db.history(chat_id, page, limit).await?;
+    views(state, viewer, rows).await
+}
+
+/// A message of a chat the viewer is in; anything else is 404.
+async fn message_in(
+    state: &AppState,
+    viewer: &AuthUser,
+    chat_id: &str,
+    message_id: &str,
+) -> Result<(ChatRow, MemberRow, MessageRow)> {
+    let (chat, me) = chats::membership(state, viewer, chat_id).await?;
+    let not_found = || Error::NotFound("Message not found".into());
+    if !is_id(message_id) {
+        return Err(not_found());
+    }
+    let message = state
+        .db
+        .message(&chat.id, message_id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok((chat, me, message))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EditMessage {
+    pub content: String,
+}
+
+/// The author edits their message; the earlier version is kept.
+pub async fn edit(
+    state: &AppState,
+    viewer: &AuthUser,
+    chat_id: &str,
+    message_id: &str,
+    req: EditMessage,
+) -> Result<MessageView> {
+    let (chat, _, message) = message_in(state, viewer, chat_id, message_id).await?;
+    if message.sender_id.as_deref() != Some(viewer.user_id.as_str()) {
+        return Err(Error::Forbidden(
+            "Only the author can edit a message".into(),
+        ));
+    }
+    if message.deleted_at.is_some() {
+        return Err(Error::NotFound("Message was deleted".into()));
+    }
+    check_content(state, &req.content)?;
+    if req.content != message.content {
+        let html = render::to_html(&req.content);
+        let mentions = mentioned_members(state, &chat.id, &viewer.user_id, &req.content).await?;
+        state
+            .db
+            .edit_message(&message, &req.content, &html, &mentions, now())
+            .await?;
+    }
+    let row = state
+        .db
+        .message(&chat.id, message_id)
+        .await?
+        .ok_or_else(|| Error::NotFound("Message not found".into()))?;
+    Ok(views(state, viewer, vec![row]).await?.remove(0))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageVersion {
+    pub content: String,
+    pub html: String,
+    /// When this version was replaced by the next.
+    pub replaced_at: DateTime<Utc>,
+}
+
+/// Earlier versions of an edited message, newest first.
+pub async fn edit_history(
+    state: &AppState,
+    viewer: &AuthUser,
+    chat_id: &str,
+    message_id: &str,
+) -> Result<Vec<MessageVersion>> {
+    let (_, _, message) = message_in(state, viewer, chat_id, message_id).await?;
+    Ok(state
+        .db
+        .message_edits(&message.id)
+        .await?
+        .into_iter()
+        .map(|e| MessageVersion {
+            content: e.content,
+            html: e.html,
+            replaced_at: e.replaced_at,
+        })
+        .collect())
+}
+
+/// The author, or an admin of a group, deletes a message: it stays as a tombstone
+/// (same seq, no content).
+pub async fn delete(
+    state: &AppState,
+    viewer: &AuthUser,
+    chat_id: &str,
+    message_id: &str,
+) -> Result<()> {
+    let (chat, me, message) = message_in(state, viewer, chat_id, message_id).await?;
+    let is_author = message.sender_id.as_deref() == Some(viewer.user_id.as_str());
+    let is_group_admin = chat.kind == "group" && Role::from_stored(&me.role) >= Role::Admin;
+    if message.kind == "system" || !(is_author || is_group_admin) {
+        return Err(Error::Forbidden("You cannot delete this message".into()));
+    }
+    if message.deleted_at.is_none() {
+        state.db.delete_message(&message.id, now()).await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MarkRead {
+    /// Everything up to this seq is read. The pointer never moves back.
+    pub up_to_seq: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadState {
+    pub chat_id: String,
+    pub read_seq: i64,
+    pub unread_count: i64,
+}
+
+pub async fn mark_read(
+    state: &AppState,
+    viewer: &AuthUser,
+    chat_id: &str,
+    req: MarkRead,
+) -> Result<ReadState> {
+    let (chat, _) = chats::membership(state, viewer, chat_id).await?;
+    if req.up_to_seq < 0 {
+        return Err(Error::invalid(
+            "up_to_seq",
+            "must be 0 or more",
+            req.up_to_seq,
+        ));
+    }
+    let read_seq = state
+        .db
+        .mark_read(&chat.id, &viewer.user_id, req.up_to_seq, now())
+        .await?;
+    let unread_count = state
+        .db
+        .unread_count(&chat.id, &viewer.user_id, read_seq)
+        .await?;
+    Ok(ReadState {
+        chat_id: chat.id,
+        read_seq,
+        unread_count,
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Reader {
+    pub user_id: String,
+    /// When their read pointer last moved.
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadStatus {
+    pub read_by: Vec<Reader>,
+    pub unread_by: Vec<String>,
+}
+
+/// Who has read a message. Members who turned read receipts off appear in neither list.
+pub async fn read_status(
+    state: &AppState,
+    viewer: &AuthUser,
+    chat_id: &str,
+    message_id: &str,
+) -> Result<ReadStatus> {
+    let (chat, _, message) = message_in(state, viewer, chat_id, message_id).await?;
+    let mut status = ReadStatus {
+        read_by: Vec::new(),
+        unread_by: Vec::new(),
+    };
+    for reader in state.db.readers(&chat.id).await? {
+        if Some(&reader.user_id) == message.sender_id.as_ref() || !reader.send_read_receipts {
+            continue;
+        }
+        if reader.read_seq >= message.seq {
+            status.read_by.push(Reader {
+                user_id: reader.user_id,
+                read_at: reader.read_at,
+            });
+        } else {
+            status.unread_by.push(reader.user_id);
+        }
+    }
+    Ok(status)
+}
+
+/// Mentions of many messages at once, by message id.
+pub type MentionMap = HashMap<String, Vec<String>>;

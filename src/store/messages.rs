@@ -1,0 +1,369 @@
+//! Messages: appending with gap-free per-chat seqs, history pages, edits, deletes,
+//! read status.
+
+use chrono::{DateTime, Utc};
+
+use std::collections::HashMap;
+
+use super::{Db, id_list, id_list_sql, on_pool};
+use crate::error::Result;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageRow {
+    pub id: String,
+    pub chat_id: String,
+    /// Given when the message is appended; 0 before.
+    pub seq: i64,
+    pub sender_id: Option<String>,
+    pub kind: String,
+    pub content: String,
+    pub html: String,
+    pub event: Option<String>,
+    pub reply_to: Option<String>,
+    pub client_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EditRow {
+    pub content: String,
+    pub html: String,
+    pub replaced_at: DateTime<Utc>,
+}
+
+/// A member's read pointer, with whether they share read receipts.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReaderRow {
+    pub user_id: String,
+    pub read_seq: i64,
+    pub read_at: Option<DateTime<Utc>>,
+    pub send_read_receipts: bool,
+}
+
+macro_rules! message_columns {
+    () => {
+        $crate::store::messages::message_columns!("")
+    };
+    ($p:literal) => {
+        concat!(
+            $p,
+            "id, ",
+            $p,
+            "chat_id, ",
+            $p,
+            "seq, ",
+            $p,
+            "sender_id, ",
+            $p,
+            "kind, ",
+            $p,
+            "content, ",
+            $p,
+            "html, ",
+            $p,
+            "event, ",
+            $p,
+            "reply_to, ",
+            $p,
+            "client_id, ",
+            $p,
+            "created_at, ",
+            $p,
+            "edited_at, ",
+            $p,
+            "deleted_at",
+        )
+    };
+}
+
+/// Appends messages inside a transaction: gives each chat's messages its next seqs
+/// (one row update per chat, which also serialises writers to that chat), inserts them
+/// in one statement, and moves each sender's read pointer past their own message.
+/// Evaluates to the messages with their seqs. Used by the group-commit writer and by
+/// membership changes, so every message gets its seq the same way.
+macro_rules! append_messages {
+    ($tx:expr, $messages:expr) => {{
+        let mut messages: Vec<$crate::store::MessageRow> = $messages;
+        let mut chats: Vec<(String, i64)> = Vec::new();
+        for m in &messages {
+            match chats.iter_mut().find(|(id, _)| *id == m.chat_id) {
+                Some((_, n)) => *n += 1,
+                None => chats.push((m.chat_id.clone(), 1)),
+            }
+        }
+        for (chat_id, n) in &chats {
+            let now = messages.iter().rev().find(|m| m.chat_id == *chat_id).map(|m| m.created_at);
+            let last: i64 = sqlx::query_scalar(
+                "UPDATE chats SET last_seq = last_seq + $2, last_activity_at = $3 WHERE id = $1 RETURNING last_seq",
+            )
+            .bind(chat_id)
+            .bind(*n)
+            .bind(now)
+            .fetch_one(&mut *$tx)
+            .await?;
+            let mut next = last - n + 1;
+            for m in messages.iter_mut().filter(|m| m.chat_id == *chat_id) {
+                m.seq = next;
+                next += 1;
+            }
+        }
+        let mut insert = sqlx::QueryBuilder::new(concat!("INSERT INTO messages (", $crate::store::messages::message_columns!(), ") "));
+        insert.push_values(&messages, |mut row, m| {
+            row.push_bind(&m.id)
+                .push_bind(&m.chat_id)
+                .push_bind(m.seq)
+                .push_bind(&m.sender_id)
+                .push_bind(&m.kind)
+                .push_bind(&m.content)
+                .push_bind(&m.html)
+                .push_bind(&m.event)
+                .push_bind(&m.reply_to)
+                .push_bind(&m.client_id)
+                .push_bind(m.created_at)
+                .push_bind(m.edited_at)
+                .push_bind(m.deleted_at);
+        });
+        insert.build().execute(&mut *$tx).await?;
+        for m in messages.iter().filter(|m| m.sender_id.is_some()) {
+            sqlx::query(
+                "UPDATE chat_members SET read_seq = $3, read_at = $4 WHERE chat_id = $1 AND user_id = $2 AND read_seq < $3",
+            )
+            .bind(&m.chat_id)
+            .bind(&m.sender_id)
+            .bind(m.seq)
+            .bind(m.created_at)
+            .execute(&mut *$tx)
+            .await?;
+        }
+        messages
+    }};
+}
+pub(crate) use append_messages;
+pub(crate) use message_columns;
+
+/// Which page of history to read.
+#[derive(Debug, Clone, Copy)]
+pub enum Page {
+    /// The newest `limit`, skipping the newest `skip`.
+    Latest {
+        skip: i64,
+    },
+    Before(i64),
+    After(i64),
+    /// Centred on a seq: half before, the rest from it on.
+    Around(i64),
+}
+
+impl Db {
+    pub async fn message(&self, chat_id: &str, message_id: &str) -> Result<Option<MessageRow>> {
+        let sql = concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE id = $1 AND chat_id = $2"
+        );
+        Ok(on_pool!(&self.read, |p| sqlx::query_as(sql)
+            .bind(message_id)
+            .bind(chat_id)
+            .fetch_optional(p)
+            .await)?)
+    }
+
+    /// The message a client already sent with this `client_id`, if any.
+    pub async fn message_by_client_id(
+        &self,
+        chat_id: &str,
+        sender_id: &str,
+        client_id: &str,
+    ) -> Result<Option<MessageRow>> {
+        let sql = concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE chat_id = $1 AND sender_id = $2 AND client_id = $3"
+        );
+        Ok(on_pool!(&self.read, |p| sqlx::query_as(sql)
+            .bind(chat_id)
+            .bind(sender_id)
+            .bind(client_id)
+            .fetch_optional(p)
+            .await)?)
+    }
+
+    /// A page of a chat's history, oldest first. Every page is one range scan of the
+    /// (chat_id, seq) index, however long the chat.
+    pub async fn history(&self, chat_id: &str, page: Page, limit: i64) -> Result<Vec<MessageRow>> {
+        let newest_first = concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE chat_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3 OFFSET $4"
+        );
+        let oldest_first = concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE chat_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        );
+        let read_back = |before: i64, limit: i64, skip: i64| async move {
+            let mut rows: Vec<MessageRow> = on_pool!(&self.read, |p| sqlx::query_as(newest_first)
+                .bind(chat_id)
+                .bind(before)
+                .bind(limit)
+                .bind(skip)
+                .fetch_all(p)
+                .await)?;
+            rows.reverse();
+            Ok::<_, crate::error::Error>(rows)
+        };
+        let read_forward = |after: i64, limit: i64| async move {
+            Ok::<Vec<MessageRow>, crate::error::Error>(on_pool!(&self.read, |p| sqlx::query_as(
+                oldest_first
+            )
+            .bind(chat_id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(p)
+            .await)?)
+        };
+        match page {
+            Page::Latest { skip } => read_back(i64::MAX, limit, skip).await,
+            Page::Before(seq) => read_back(seq, limit, 0).await,
+            Page::After(seq) => read_forward(seq, limit).await,
+            Page::Around(seq) => {
+                let before = limit / 2;
+                let mut rows = read_back(seq, before, 0).await?;
+                rows.extend(read_forward(seq - 1, limit - before).await?);
+                Ok(rows)
+            }
+        }
+    }
+
+    /// Replaces a message's content and mentions, keeping the version it replaces.
+    pub async fn edit_message(
+        &self,
+        message: &MessageRow,
+        content: &str,
+        html: &str,
+        mentions: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        on_pool!(&self.write, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query("INSERT INTO message_edits (message_id, content, html, replaced_at) VALUES ($1, $2, $3, $4)")
+                .bind(&message.id)
+                .bind(&message.content)
+                .bind(&message.html)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE messages SET content = $2, html = $3, edited_at = $4 WHERE id = $1",
+            )
+            .bind(&message.id)
+            .bind(content)
+            .bind(html)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM message_mentions WHERE message_id = $1")
+                .bind(&message.id)
+                .execute(&mut *tx)
+                .await?;
+            for user_id in mentions {
+                sqlx::query("INSERT INTO message_mentions (message_id, user_id) VALUES ($1, $2)")
+                    .bind(&message.id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
+    /// The earlier versions of a message, newest first.
+    pub async fn message_edits(&self, message_id: &str) -> Result<Vec<EditRow>> {
+        let sql = "SELECT content, html, replaced_at FROM message_edits WHERE message_id = $1 ORDER BY replaced_at DESC";
+        Ok(on_pool!(&self.read, |p| sqlx::query_as(sql)
+            .bind(message_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// Makes a message a tombstone: its seq stays, its content, earlier versions and
+    /// mentions go.
+    pub async fn delete_message(&self, message_id: &str, now: DateTime<Utc>) -> Result<()> {
+        on_pool!(&self.write, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query(
+                "UPDATE messages SET content = '', html = '', deleted_at = $2 WHERE id = $1",
+            )
+            .bind(message_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            for sql in [
+                "DELETE FROM message_edits WHERE message_id = $1",
+                "DELETE FROM message_mentions WHERE message_id = $1",
+            ] {
+                sqlx::query(sql).bind(message_id).execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
+    /// Every member's read pointer, with their read-receipt setting.
+    pub async fn readers(&self, chat_id: &str) -> Result<Vec<ReaderRow>> {
+        let sql = "SELECT m.user_id, m.read_seq, m.read_at, u.send_read_receipts FROM chat_members m \
+                   JOIN users u ON u.id = m.user_id WHERE m.chat_id = $1 ORDER BY m.joined_at";
+        Ok(on_pool!(&self.read, |p| sqlx::query_as(sql)
+            .bind(chat_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// Who each of these messages mentions, by message id.
+    pub async fn mentions_of_many(
+        &self,
+        message_ids: &[String],
+    ) -> Result<HashMap<String, Vec<String>>> {
+        if message_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = id_list_sql!(
+            &self.read,
+            "SELECT message_id, user_id FROM message_mentions WHERE message_id IN ",
+            ""
+        );
+        let pairs: Vec<(String, String)> = on_pool!(&self.read, |p| sqlx::query_as(sql)
+            .bind(id_list(message_ids))
+            .fetch_all(p)
+            .await)?;
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (message_id, user_id) in pairs {
+            map.entry(message_id).or_default().push(user_id);
+        }
+        Ok(map)
+    }
+
+    /// The newest message of each of these chats, by chat id.
+    pub async fn last_messages(&self, chat_ids: &[String]) -> Result<HashMap<String, MessageRow>> {
+        if chat_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = id_list_sql!(
+            &self.read,
+            concat!(
+                "SELECT ",
+                message_columns!("m."),
+                " FROM messages m JOIN chats c ON c.id = m.chat_id AND m.seq = c.last_seq WHERE c.id IN "
+            ),
+            ""
+        );
+        let rows: Vec<MessageRow> = on_pool!(&self.read, |p| sqlx::query_as(sql)
+            .bind(id_list(chat_ids))
+            .fetch_all(p)
+            .await)?;
+        Ok(rows.into_iter().map(|m| (m.chat_id.clone(), m)).collect())
+    }
+}

@@ -1,0 +1,166 @@
+//! The message writer: one task per database that group-commits sends.
+//!
+//! A transaction per send leaves most of the machine unused (DESIGN.md has the
+//! numbers), so senders queue their message on a bounded channel and wait. The writer
+//! takes everything queued (up to a cap), appends it in one transaction, commits, and
+//! only then answers each sender. Nothing is acknowledged before its commit; if a batch
+//! fails, each of its senders gets the error.
+
+use std::collections::HashMap;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::messages::{MessageRow, append_messages};
+use super::{Db, on_pool};
+use crate::error::{Error, Result};
+
+/// The most sends committed in one transaction.
+const BATCH_MAX: usize = 256;
+/// Sends waiting for the writer; senders beyond this wait for room (backpressure).
+const QUEUE_MAX: usize = 4096;
+
+pub struct NewMessage {
+    pub row: MessageRow,
+    /// Users the message mentions.
+    pub mentions: Vec<String>,
+}
+
+/// What a send became: a new message, or the one already sent with its `client_id`.
+#[derive(Debug, Clone)]
+pub enum Appended {
+    New(MessageRow),
+    Existing(MessageRow),
+}
+
+struct Job {
+    message: NewMessage,
+    reply: oneshot::Sender<Result<Appended, String>>,
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer task for `db`. It ends when every `Writer` handle is dropped,
+    /// after committing what was queued.
+    pub fn start(db: Db) -> Self {
+        let (queue, jobs) = mpsc::channel(QUEUE_MAX);
+        tokio::spawn(run(db, jobs));
+        Self { queue }
+    }
+
+    /// Appends a message; returns once it is committed.
+    pub async fn append(&self, message: NewMessage) -> Result<Appended> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Job { message, reply })
+            .await
+            .map_err(|_| Error::Internal(anyhow::anyhow!("the message writer has stopped")))?;
+        match answer.await {
+            Ok(Ok(appended)) => Ok(appended),
+            Ok(Err(err)) => Err(Error::Internal(anyhow::anyhow!(
+                "message batch failed: {err}"
+            ))),
+            Err(_) => Err(Error::Internal(anyhow::anyhow!(
+                "the message writer has stopped"
+            ))),
+        }
+    }
+}
+
+async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(BATCH_MAX);
+    while jobs.recv_many(&mut batch, BATCH_MAX).await > 0 {
+        let messages = batch.iter().map(|job| &job.message).collect::<Vec<_>>();
+        match commit(&db, &messages).await {
+            Ok(results) => {
+                for (job, result) in batch.drain(..).zip(results) {
+                    let _ = job.reply.send(Ok(result));
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = ?err, sends = batch.len(), "message batch failed");
+                let text = err.to_string();
+                for job in batch.drain(..) {
+                    let _ = job.reply.send(Err(text.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// One transaction for the whole batch. Sends retried with a `client_id` already
+/// stored (or twice in this batch) resolve to the first message instead of a new one.
+async fn commit(db: &Db, batch: &[&NewMessage]) -> Result<Vec<Appended>, sqlx::Error> {
+    let existing_sql = concat!(
+        "SELECT ",
+        super::messages::message_columns!(),
+        " FROM messages WHERE chat_id = $1 AND sender_id = $2 AND client_id = $3"
+    );
+    on_pool!(&db.write, |p| {
+        let mut tx = p.begin().await?;
+        // Where each send's answer comes from: an index into `fresh`, or a stored row.
+        enum Source {
+            Fresh(usize),
+            Stored(Box<MessageRow>),
+        }
+        let mut sources = Vec::with_capacity(batch.len());
+        let mut fresh: Vec<MessageRow> = Vec::new();
+        let mut fresh_mentions: Vec<&[String]> = Vec::new();
+        let mut seen: HashMap<(&str, Option<&str>, &str), usize> = HashMap::new();
+        for send in batch {
+            let row = &send.row;
+            if let Some(client_id) = row.client_id.as_deref() {
+                let key = (row.chat_id.as_str(), row.sender_id.as_deref(), client_id);
+                if let Some(&index) = seen.get(&key) {
+                    sources.push(Source::Fresh(index));
+                    continue;
+                }
+                let stored: Option<MessageRow> = sqlx::query_as(existing_sql)
+                    .bind(&row.chat_id)
+                    .bind(&row.sender_id)
+                    .bind(client_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(stored) = stored {
+                    sources.push(Source::Stored(Box::new(stored)));
+                    continue;
+                }
+                seen.insert(key, fresh.len());
+            }
+            sources.push(Source::Fresh(fresh.len()));
+            fresh.push(row.clone());
+            fresh_mentions.push(&send.mentions);
+        }
+        let appended = if fresh.is_empty() {
+            fresh
+        } else {
+            append_messages!(tx, fresh)
+        };
+        for (message, mentions) in appended.iter().zip(fresh_mentions) {
+            for user_id in mentions {
+                sqlx::query("INSERT INTO message_mentions (message_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(&message.id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        // The first send of a client_id in this batch is new; repeats see it as existing.
+        let mut answered = vec![false; appended.len()];
+        Ok(sources
+            .into_iter()
+            .map(|source| match source {
+                Source::Stored(row) => Appended::Existing(*row),
+                Source::Fresh(i) if answered[i] => Appended::Existing(appended[i].clone()),
+                Source::Fresh(i) => {
+                    answered[i] = true;
+                    Appended::New(appended[i].clone())
+                }
+            })
+            .collect())
+    })
+}
