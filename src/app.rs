@@ -41,7 +41,12 @@ impl App {
                 config.data_dir.display()
             )
         })?;
-        let db = Db::connect(&config.database_url(), config.database_max_connections).await?;
+        let db = Db::connect(
+            &config.database_url(),
+            config.database_max_connections,
+            config.sqlite_synchronous,
+        )
+        .await?;
         let secret = load_or_create_secret(&config)?;
         Ok(AppState::new(Shared {
             writer: crate::store::Writer::start(db.clone()),

@@ -21,6 +21,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Connections in the database pool (reads, for SQLite; writes go through one connection).
     pub database_max_connections: u32,
+    /// SQLite only: `full` (a commit survives power loss; the default) or `normal`
+    /// (survives a crash of the process, not of the machine; faster).
+    pub sqlite_synchronous: SqliteSync,
     /// Base URL people reach the server at, used for links in emails.
     pub public_url: Option<String>,
 
@@ -92,6 +95,13 @@ pub enum SmtpSecurity {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    Full,
+    Normal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
     Json,
@@ -104,6 +114,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             database_url: None,
             database_max_connections: 8,
+            sqlite_synchronous: SqliteSync::Full,
             public_url: None,
             jwt_secret: None,
             access_token_ttl_secs: 15 * 60,

@@ -17,10 +17,6 @@ use tracing::Level;
 
 use crate::error::Error;
 
-pub async fn not_found() -> Error {
-    Error::NotFound("Not Found".into())
-}
-
 /// Replaces any error response that is not JSON (axum's 405, a rejected upgrade...)
 /// with `{"detail": "<reason>"}`, keeping its status and headers.
 pub async fn json_errors(req: Request, next: Next) -> Response<Body> {

@@ -1,6 +1,7 @@
 //! The HTTP API: one router per resource, mounted at the spec's paths and again under
 //! `/api`, wrapped in the layers every request goes through.
 
+mod assets;
 mod auth;
 mod chats;
 mod extract;
@@ -81,7 +82,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", api)
         .merge(health::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
-        .fallback(middleware::not_found)
+        .fallback(assets::fallback)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(axum::middleware::from_fn(middleware::json_errors))
         .layer(axum::middleware::from_fn(middleware::record_metrics))

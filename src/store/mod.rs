@@ -23,6 +23,7 @@ use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::config::SqliteSync;
 use anyhow::Context;
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -125,7 +126,11 @@ pub struct Db {
 
 impl Db {
     /// Opens the database at `url` (`sqlite://...` or `postgres://...`).
-    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        sync: SqliteSync,
+    ) -> anyhow::Result<Self> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url).context("invalid PostgreSQL URL")?;
             let pool = PgPoolOptions::new()
@@ -148,7 +153,10 @@ impl Db {
             .context("invalid SQLite URL")?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(match sync {
+                SqliteSync::Full => SqliteSynchronous::Full,
+                SqliteSync::Normal => SqliteSynchronous::Normal,
+            })
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let write = SqlitePoolOptions::new()

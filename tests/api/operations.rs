@@ -151,3 +151,43 @@ async fn create_admin_makes_and_promotes_administrators(backend: Backend) {
     assert!(!ok && out.contains("password"), "{out}");
     app.login("carol", "short", false).await.expect(401);
 }
+
+/// The web client is served at `/`; page paths get it too; API misses stay JSON.
+#[tokio::test]
+async fn the_web_client_is_served_at_the_root() {
+    let app = crate::helpers::spawn_app(Backend::Sqlite).await;
+    let page = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    let etag = page.headers()["etag"].to_str().unwrap().to_string();
+    assert!(page.text().await.unwrap().to_lowercase().contains("<html"));
+    let again = app
+        .client
+        .get(app.url("/"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    let deep = app
+        .client
+        .get(app.url("/chats/some/page"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deep.status(), 200, "a client route gets the page");
+    let api_miss = app.get("/no/such/thing", None).await.expect(404);
+    assert_eq!(api_miss.body["detail"], "Not Found");
+}
