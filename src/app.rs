@@ -56,6 +56,7 @@ impl App {
             mailer: Mailer::new(&config)?,
             rate_limits: RateLimits::new(&config),
             presence: Presence::new(Duration::from_secs(config.presence_idle_secs)),
+            realtime: crate::realtime::Realtime::default(),
             shutdown: CancellationToken::new(),
             config,
         }))
@@ -72,7 +73,7 @@ impl App {
     pub async fn run(self) -> anyhow::Result<()> {
         let Self { state, listener } = self;
         let handle: Handle<SocketAddr> = Handle::new();
-        tokio::spawn(janitor(state.clone()));
+        let janitor = tokio::spawn(janitor(state.clone()));
         tokio::spawn({
             let (handle, shutdown) = (handle.clone(), state.shutdown.clone());
             let grace = Duration::from_secs(state.config.shutdown_grace_secs);
@@ -100,6 +101,8 @@ impl App {
                     .await?
             }
         }
+        // The janitor's last round (saving last_seen) needs the database: wait for it.
+        let _ = janitor.await;
         state.db.close().await;
         Ok(())
     }

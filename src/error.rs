@@ -71,6 +71,11 @@ impl Error {
         )])
     }
 
+    /// The HTTP status of this error (also sent in WebSocket `error` events).
+    pub fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,

@@ -10,6 +10,7 @@ use crate::auth::tokens::AccessTokens;
 use crate::config::Config;
 use crate::mail::Mailer;
 use crate::ratelimit::RateLimits;
+use crate::realtime::Realtime;
 use crate::realtime::presence::Presence;
 use crate::store::{Db, Writer};
 
@@ -26,6 +27,8 @@ pub struct Shared {
     pub mailer: Mailer,
     pub rate_limits: RateLimits,
     pub presence: Presence,
+    /// Events to connected clients.
+    pub realtime: Realtime,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
 }

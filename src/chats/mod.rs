@@ -13,11 +13,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthUser;
+use crate::domain::event::ServerEvent;
 use crate::domain::{Audience, is_id, new_id, search_fold};
 use crate::error::{Error, FieldError, Result};
 use crate::messages::{MessageView, message_view};
 use crate::state::AppState;
-use crate::store::{ChatRow, MemberChange, MemberRow, UserRow, now};
+use crate::store::{ChatRow, MemberChange, MemberRow, MessageRow, UserRow, now};
 use crate::users::{Page, Profile, check_page};
 pub use system::SystemEvent;
 
@@ -391,7 +392,19 @@ async fn create_direct(state: &AppState, viewer: &AuthUser, user_id: &str) -> Re
         (other.id.clone(), "member".to_string()),
     ];
     match state.db.create_chat(&chat, &members, None).await {
-        Ok(()) => {}
+        Ok(_) => {
+            for (user_id, _) in &members {
+                state.realtime.follow_chat(user_id, &chat.id, true);
+            }
+            announce(
+                state,
+                &chat.id,
+                Vec::new(),
+                Some(ServerEvent::ChatUpdated {
+                    chat_id: chat.id.clone(),
+                }),
+            );
+        }
         // Both people opened the chat at the same moment: the other request won.
         Err(Error::Conflict(_)) => return Box::pin(create_direct(state, viewer, user_id)).await,
         Err(err) => return Err(err),
@@ -518,7 +531,18 @@ async fn create_group(
         },
         now,
     );
-    state.db.create_chat(&chat, &members, Some(created)).await?;
+    let system = state.db.create_chat(&chat, &members, Some(created)).await?;
+    for (user_id, _) in &members {
+        state.realtime.follow_chat(user_id, &chat.id, true);
+    }
+    announce(
+        state,
+        &chat.id,
+        system,
+        Some(ServerEvent::ChatUpdated {
+            chat_id: chat.id.clone(),
+        }),
+    );
     get(state, viewer, &chat.id).await
 }
 
@@ -669,7 +693,15 @@ pub async fn update(
             now,
         )
     });
-    state.db.update_chat(&chat, renamed).await?;
+    let system = state.db.update_chat(&chat, renamed).await?;
+    announce(
+        state,
+        &chat.id,
+        system,
+        Some(ServerEvent::ChatUpdated {
+            chat_id: chat.id.clone(),
+        }),
+    );
     get(state, viewer, chat_id).await
 }
 
@@ -679,14 +711,28 @@ pub async fn delete(state: &AppState, viewer: &AuthUser, chat_id: &str) -> Resul
     let (chat, mut me) = membership(state, viewer, chat_id).await?;
     if chat.kind == "direct" {
         me.hidden_until_seq = Some(chat.last_seq);
-        return state.db.update_member_settings(&me).await;
+        state.db.update_member_settings(&me).await?;
+        state.realtime.to_user(
+            &viewer.user_id,
+            &ServerEvent::ChatDeleted { chat_id: chat.id },
+        );
+        return Ok(());
     }
     if Role::from_stored(&me.role) != Role::Owner {
         return Err(Error::Forbidden(
             "Only the owner can delete this group".into(),
         ));
     }
-    state.db.delete_chat(&chat.id, now()).await
+    state.db.delete_chat(&chat.id, now()).await?;
+    announce(
+        state,
+        &chat.id,
+        Vec::new(),
+        Some(ServerEvent::ChatDeleted {
+            chat_id: chat.id.clone(),
+        }),
+    );
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -733,10 +779,18 @@ pub async fn add_members(
             },
             now,
         );
-        state
+        let system = state
             .db
-            .change_members(&chat.id, MemberChange::Add(add), event, now)
+            .change_members(&chat.id, MemberChange::Add(add.clone()), event, now)
             .await?;
+        for user_id in &add {
+            state.realtime.follow_chat(user_id, &chat.id, true);
+        }
+        let added = ServerEvent::MemberAdded {
+            chat_id: chat.id.clone(),
+            user_ids: add,
+        };
+        announce(state, &chat.id, system, Some(added));
     }
     get(state, viewer, chat_id).await
 }
@@ -785,7 +839,12 @@ pub async fn remove_member(
             user_id: user_id.to_string(),
             new_owner,
         };
-        return state.db.change_members(&chat.id, change, event, now).await;
+        let system = state
+            .db
+            .change_members(&chat.id, change, event, now)
+            .await?;
+        departed(state, &chat.id, user_id, system);
+        return Ok(());
     }
     let (my_role, their_role) = (Role::from_stored(&me.role), Role::from_stored(&target.role));
     if !my_role.is_admin() || their_role >= my_role {
@@ -799,15 +858,37 @@ pub async fn remove_member(
         },
         now,
     );
-    state
+    let change = MemberChange::Remove(user_id.to_string());
+    let system = state
         .db
-        .change_members(
-            &chat.id,
-            MemberChange::Remove(user_id.to_string()),
-            event,
-            now,
-        )
-        .await
+        .change_members(&chat.id, change, event, now)
+        .await?;
+    departed(state, &chat.id, user_id, system);
+    Ok(())
+}
+
+/// Tells the chat someone left or was removed, then stops their connections
+/// following it: they hear of their own departure, and nothing after.
+fn departed(state: &AppState, chat_id: &str, user_id: &str, system: Vec<MessageRow>) {
+    let event = ServerEvent::MemberRemoved {
+        chat_id: chat_id.into(),
+        user_id: user_id.into(),
+    };
+    announce(state, chat_id, system, Some(event));
+    state.realtime.follow_chat(user_id, chat_id, false);
+}
+
+/// Publishes what a change to a chat left behind: its system messages, then `event`.
+fn announce(state: &AppState, chat_id: &str, system: Vec<MessageRow>, event: Option<ServerEvent>) {
+    for row in system {
+        let message = message_view(row, Vec::new(), &HashSet::new());
+        state
+            .realtime
+            .to_chat(chat_id, &ServerEvent::MessageCreated { message }, None);
+    }
+    if let Some(event) = event {
+        state.realtime.to_chat(chat_id, &event, None);
+    }
 }
 
 /// Who takes over from a leaving owner: the longest-standing admin, else member.
@@ -868,10 +949,18 @@ pub async fn set_role(
         role: req.role.as_str().into(),
         demote_owner,
     };
-    state
+    let system = state
         .db
         .change_members(&chat.id, change, event, now)
         .await?;
+    announce(
+        state,
+        &chat.id,
+        system,
+        Some(ServerEvent::ChatUpdated {
+            chat_id: chat.id.clone(),
+        }),
+    );
     get(state, viewer, chat_id).await
 }
 

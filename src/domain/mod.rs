@@ -4,6 +4,7 @@
 //! normalisation); code that holds one of these types holds a valid value.
 
 mod email;
+pub mod event;
 mod password;
 mod people;
 mod username;

@@ -10,6 +10,7 @@ mod health;
 mod messages;
 mod middleware;
 mod users;
+mod ws;
 
 use std::time::Duration;
 
@@ -81,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api.clone())
         .nest("/api", api)
         .merge(health::router())
+        .merge(ws::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(assets::fallback)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthUser;
 use crate::chats::{self, Policy, Role};
+use crate::domain::event::ServerEvent;
 use crate::domain::{is_id, new_id};
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
@@ -78,7 +79,8 @@ pub fn message_view(
     }
 }
 
-async fn views(
+/// Messages as `viewer` sees them (with mentions, and marked when from someone they blocked).
+pub async fn views_of(
     state: &AppState,
     viewer: &AuthUser,
     rows: Vec<MessageRow>,
@@ -202,7 +204,10 @@ pub async fn send(
             .message_by_client_id(&chat.id, &viewer.user_id, client_id)
             .await?
     {
-        return Ok((views(state, viewer, vec![existing]).await?.remove(0), false));
+        return Ok((
+            views_of(state, viewer, vec![existing]).await?.remove(0),
+            false,
+        ));
     }
     check_content(state, &req.content)?;
     check_may_post(state, viewer, &chat, &me).await?;
@@ -236,7 +241,16 @@ pub async fn send(
         Appended::New(row) => (row, true),
         Appended::Existing(row) => (row, false),
     };
-    Ok((views(state, viewer, vec![row]).await?.remove(0), created))
+    let view = views_of(state, viewer, vec![row]).await?.remove(0);
+    if created {
+        let event = ServerEvent::MessageCreated {
+            message: view.clone(),
+        };
+        state
+            .realtime
+            .to_chat(&chat.id, &event, Some(&viewer.user_id));
+    }
+    Ok((view, created))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -282,7 +296,7 @@ pub async fn history(
         }
     };
     let rows = state.db.history(chat_id, page, limit).await?;
-    views(state, viewer, rows).await
+    views_of(state, viewer, rows).await
 }
 
 /// A message of a chat the viewer is in; anything else is 404.
@@ -341,7 +355,14 @@ pub async fn edit(
         .message(&chat.id, message_id)
         .await?
         .ok_or_else(|| Error::NotFound("Message not found".into()))?;
-    Ok(views(state, viewer, vec![row]).await?.remove(0))
+    let view = views_of(state, viewer, vec![row]).await?.remove(0);
+    let event = ServerEvent::MessageUpdated {
+        message: view.clone(),
+    };
+    state
+        .realtime
+        .to_chat(&chat.id, &event, Some(&viewer.user_id));
+    Ok(view)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -389,6 +410,14 @@ pub async fn delete(
     }
     if message.deleted_at.is_none() {
         state.db.delete_message(&message.id, now()).await?;
+        let event = ServerEvent::MessageDeleted {
+            chat_id: chat.id.clone(),
+            message_id: message.id,
+            seq: message.seq,
+        };
+        state
+            .realtime
+            .to_chat(&chat.id, &event, Some(&viewer.user_id));
     }
     Ok(())
 }
@@ -428,6 +457,25 @@ pub async fn mark_read(
         .db
         .unread_count(&chat.id, &viewer.user_id, read_seq)
         .await?;
+    // Others see the pointer move only if this reader shares read receipts; the
+    // reader's own devices always do.
+    let event = ServerEvent::Read {
+        chat_id: chat.id.clone(),
+        user_id: viewer.user_id.clone(),
+        read_seq,
+    };
+    let shares = state
+        .db
+        .user_by_id(&viewer.user_id)
+        .await?
+        .is_some_and(|u| u.send_read_receipts);
+    if shares {
+        state
+            .realtime
+            .to_chat(&chat.id, &event, Some(&viewer.user_id));
+    } else {
+        state.realtime.to_user(&viewer.user_id, &event);
+    }
     Ok(ReadState {
         chat_id: chat.id,
         read_seq,

@@ -25,11 +25,17 @@ pub enum Activity {
 
 struct Entry {
     connections: u32,
+    /// When the last connection closed: the user stays around for a short grace time,
+    /// so a reconnect does not flap their status.
+    disconnected_at: Option<Instant>,
     last_active: Instant,
     last_seen: DateTime<Utc>,
     /// Seen since the last flush to the database.
     dirty: bool,
 }
+
+/// How long someone still shows as around after their last connection closed.
+const GRACE: Duration = Duration::from_secs(15);
 
 pub struct Presence {
     idle_after: Duration,
@@ -57,6 +63,7 @@ impl Presence {
             None => {
                 let entry = Entry {
                     connections: 0,
+                    disconnected_at: None,
                     last_active: now.0,
                     last_seen: now.1,
                     dirty: true,
@@ -68,11 +75,46 @@ impl Presence {
 
     pub fn activity(&self, user_id: &str) -> Activity {
         let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-        match users.get(user_id) {
-            Some(e) if e.last_active.elapsed() < self.idle_after => Activity::Active,
-            Some(e) if e.connections > 0 => Activity::Idle,
-            _ => Activity::Gone,
+        let Some(e) = users.get(user_id) else {
+            return Activity::Gone;
+        };
+        let recently_active = e.last_active.elapsed() < self.idle_after;
+        match (e.connections, e.disconnected_at) {
+            (0, Some(at)) if at.elapsed() < GRACE => Activity::Active,
+            (0, Some(_)) => Activity::Gone,
+            (0, None) if recently_active => Activity::Active,
+            (0, None) => Activity::Gone,
+            _ if recently_active => Activity::Active,
+            _ => Activity::Idle,
         }
+    }
+
+    /// A connection of the user opened.
+    pub fn connected(&self, user_id: &str) {
+        self.touch(user_id);
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = users.get_mut(user_id) {
+            entry.connections += 1;
+            entry.disconnected_at = None;
+        }
+    }
+
+    /// A connection of the user closed.
+    pub fn disconnected(&self, user_id: &str) {
+        self.touch(user_id);
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = users.get_mut(user_id) {
+            entry.connections = entry.connections.saturating_sub(1);
+            if entry.connections == 0 {
+                entry.disconnected_at = Some(Instant::now());
+            }
+        }
+    }
+
+    /// How many connections the user has open on this node.
+    pub fn connections(&self, user_id: &str) -> u32 {
+        let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        users.get(user_id).map_or(0, |e| e.connections)
     }
 
     /// When the user was last active in this process, if they were.

@@ -192,19 +192,19 @@ pub enum MemberChange {
 }
 
 impl Db {
-    /// Creates a chat with its members and its first system message.
+    /// Creates a chat with its members and its first system message (returned as stored).
     pub async fn create_chat(
         &self,
         chat: &ChatRow,
         members: &[(String, String)],
         system: Option<MessageRow>,
-    ) -> Result<()> {
+    ) -> Result<Vec<MessageRow>> {
         let insert = concat!(
             "INSERT INTO chats (",
             chat_columns!(""),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         );
-        on_pool!(&self.write, |p| {
+        Ok(on_pool!(&self.write, |p| {
             let mut tx = p.begin().await?;
             sqlx::query(insert)
                 .bind(&chat.id)
@@ -226,12 +226,13 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
             insert_members!(tx, &chat.id, members, chat.created_at);
-            if let Some(system) = system {
-                append_messages!(tx, vec![system]);
-            }
-            tx.commit().await
-        })?;
-        Ok(())
+            let appended = match system {
+                Some(system) => append_messages!(tx, vec![system]),
+                None => Vec::new(),
+            };
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(appended)
+        })?)
     }
 
     pub async fn chat(&self, chat_id: &str) -> Result<Option<ChatRow>> {
@@ -343,11 +344,16 @@ impl Db {
         Ok((rows, total))
     }
 
-    /// Writes back a chat's name, description, avatar and policies.
-    pub async fn update_chat(&self, chat: &ChatRow, system: Option<MessageRow>) -> Result<()> {
+    /// Writes back a chat's name, description, avatar and policies, with the system
+    /// message that tells it, if any (returned as stored).
+    pub async fn update_chat(
+        &self,
+        chat: &ChatRow,
+        system: Option<MessageRow>,
+    ) -> Result<Vec<MessageRow>> {
         let sql = "UPDATE chats SET name = $2, description = $3, avatar_url = $4, search_key = $5, \
                    post_policy = $6, add_policy = $7, edit_policy = $8, updated_at = $9 WHERE id = $1";
-        on_pool!(&self.write, |p| {
+        Ok(on_pool!(&self.write, |p| {
             let mut tx = p.begin().await?;
             sqlx::query(sql)
                 .bind(&chat.id)
@@ -361,12 +367,13 @@ impl Db {
                 .bind(chat.updated_at)
                 .execute(&mut *tx)
                 .await?;
-            if let Some(system) = system {
-                append_messages!(tx, vec![system]);
-            }
-            tx.commit().await
-        })?;
-        Ok(())
+            let appended = match system {
+                Some(system) => append_messages!(tx, vec![system]),
+                None => Vec::new(),
+            };
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(appended)
+        })?)
     }
 
     /// Deletes a chat for everyone: it disappears from every list; its rows stay for
@@ -382,15 +389,16 @@ impl Db {
         Ok(())
     }
 
-    /// Applies a membership change and its system message in one transaction.
+    /// Applies a membership change and its system message in one transaction; returns
+    /// the system message as stored.
     pub async fn change_members(
         &self,
         chat_id: &str,
         change: MemberChange,
         system: MessageRow,
         now: DateTime<Utc>,
-    ) -> Result<()> {
-        on_pool!(&self.write, |p| {
+    ) -> Result<Vec<MessageRow>> {
+        Ok(on_pool!(&self.write, |p| {
             let mut tx = p.begin().await?;
             match &change {
                 MemberChange::Add(user_ids) => {
@@ -432,10 +440,10 @@ impl Db {
                     .await?;
                 }
             }
-            append_messages!(tx, vec![system]);
-            tx.commit().await
-        })?;
-        Ok(())
+            let appended = append_messages!(tx, vec![system]);
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(appended)
+        })?)
     }
 
     /// My settings for a chat.
@@ -488,6 +496,29 @@ impl Db {
             .await?
             .map(|m| m.read_seq)
             .unwrap_or(0))
+    }
+
+    /// Every live chat of a user, with where it stands for them (for the `ready` frame).
+    pub async fn ready_chats(&self, user_id: &str) -> Result<Vec<crate::domain::event::ReadyChat>> {
+        let sql = "SELECT c.id, c.last_seq, m.read_seq, \
+                   (SELECT COUNT(*) FROM messages x WHERE x.chat_id = c.id AND x.seq > m.read_seq \
+                     AND x.kind = 'text' AND x.deleted_at IS NULL AND x.sender_id <> $1) AS unread_count \
+                   FROM chat_members m JOIN chats c ON c.id = m.chat_id WHERE m.user_id = $1 AND c.deleted_at IS NULL";
+        let rows: Vec<(String, i64, i64, i64)> = on_pool!(&self.read, |p| sqlx::query_as(sql)
+            .bind(user_id)
+            .fetch_all(p)
+            .await)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, last_seq, read_seq, unread_count)| crate::domain::event::ReadyChat {
+                    id,
+                    last_seq,
+                    read_seq,
+                    unread_count,
+                },
+            )
+            .collect())
     }
 
     /// The members of a chat with these usernames.

@@ -170,6 +170,11 @@ pub struct TestUser {
 }
 
 impl TestApp {
+    /// Begins the server's shutdown, as SIGTERM does.
+    pub fn stop(&self) {
+        self.shutdown.cancel();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

@@ -9,5 +9,6 @@ mod chats;
 mod friends;
 mod messages;
 mod operations;
+mod realtime;
 mod server;
 mod users;

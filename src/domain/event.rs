@@ -1,0 +1,114 @@
+//! The realtime wire protocol: what the server sends over a WebSocket, and what a
+//! client may send. JSON objects with a `type`.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::messages::MessageView;
+
+/// A chat as the `ready` frame lists it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReadyChat {
+    pub id: String,
+    pub last_seq: i64,
+    pub read_seq: i64,
+    pub unread_count: i64,
+}
+
+/// Events the server sends.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(tag = "type")]
+pub enum ServerEvent {
+    /// The first frame: who you are and where each of your chats stands.
+    #[serde(rename = "ready")]
+    Ready {
+        user_id: String,
+        chats: Vec<ReadyChat>,
+    },
+    #[serde(rename = "message.created")]
+    MessageCreated { message: MessageView },
+    #[serde(rename = "message.updated")]
+    MessageUpdated { message: MessageView },
+    #[serde(rename = "message.deleted")]
+    MessageDeleted {
+        chat_id: String,
+        message_id: String,
+        seq: i64,
+    },
+    /// Someone's read pointer moved.
+    #[serde(rename = "read")]
+    Read {
+        chat_id: String,
+        user_id: String,
+        read_seq: i64,
+    },
+    #[serde(rename = "typing")]
+    Typing { chat_id: String, user_id: String },
+    /// A chat appeared for you, or changed: reload it with `GET /chats/{id}`.
+    #[serde(rename = "chat.updated")]
+    ChatUpdated { chat_id: String },
+    #[serde(rename = "chat.deleted")]
+    ChatDeleted { chat_id: String },
+    #[serde(rename = "member.added")]
+    MemberAdded {
+        chat_id: String,
+        user_ids: Vec<String>,
+    },
+    #[serde(rename = "member.removed")]
+    MemberRemoved { chat_id: String, user_id: String },
+    /// The answer to a `message.send`: the committed message.
+    #[serde(rename = "ack")]
+    Ack {
+        client_id: Option<String>,
+        message: MessageView,
+    },
+    /// Too much was missed in this chat to replay: reload its history.
+    #[serde(rename = "resync")]
+    Resync { chat_id: String },
+    /// A frame was refused; the connection lives on.
+    #[serde(rename = "error")]
+    Error {
+        code: u16,
+        detail: String,
+        client_id: Option<String>,
+    },
+    #[serde(rename = "pong")]
+    Pong,
+}
+
+/// Frames a client may send.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(tag = "type")]
+pub enum ClientFrame {
+    #[serde(rename = "auth")]
+    Auth { token: String },
+    #[serde(rename = "message.send")]
+    MessageSend {
+        chat_id: String,
+        content: String,
+        client_id: Option<String>,
+        reply_to: Option<String>,
+    },
+    #[serde(rename = "typing")]
+    Typing { chat_id: String },
+    #[serde(rename = "read")]
+    Read { chat_id: String, up_to_seq: i64 },
+    /// The last seq seen per chat: the server replays what came after.
+    #[serde(rename = "resume")]
+    Resume { chats: HashMap<String, i64> },
+    #[serde(rename = "ping")]
+    Ping,
+}
+
+impl ServerEvent {
+    /// The chat an event belongs to, and its seq when it carries a new message (so a
+    /// resuming connection can drop what it already replayed).
+    pub fn message_seq(&self) -> Option<(&str, i64)> {
+        match self {
+            Self::MessageCreated { message } => Some((&message.chat_id, message.seq)),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,305 @@
+// actions.js — what the UI can do: each function calls the API and puts the answer in the store.
+
+import * as api from './api.js';
+import * as store from './store.js';
+import { state, emit } from './store.js';
+
+const PAGE = 50;
+
+export function newClientId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+// Me
+
+export async function loadMe() {
+  state.me = await api.get('/auth/me');
+  emit('me');
+  return state.me;
+}
+
+export async function updateMe(body) {
+  state.me = await api.put('/users/me', body);
+  emit('me');
+  return state.me;
+}
+
+export async function setStatus(body) {
+  await api.put('/users/me/status', body);
+  return loadMe();
+}
+
+// Chats
+
+export async function loadChats() {
+  const page = await api.get('/chats?limit=100');
+  store.setChats(page.items);
+  return page;
+}
+
+export const searchChats = (q) => api.get(api.query('/chats', { q, limit: 50 }));
+
+export async function loadDetails(chatId) {
+  const chat = await api.get(`/chats/${chatId}`);
+  store.setDetails(chat);
+  return chat;
+}
+
+export async function openDirect(userId) {
+  const chat = await api.post('/chats', { type: 'direct', user_id: userId });
+  store.setDetails(chat);
+  loadChats().catch(() => {});
+  return chat;
+}
+
+export async function createGroup(name, description, memberIds) {
+  const chat = await api.post('/chats', { type: 'group', name, description, member_ids: memberIds });
+  store.setDetails(chat);
+  await loadChats().catch(() => {});
+  return chat;
+}
+
+export async function updateChat(chatId, body) {
+  const chat = await api.put(`/chats/${chatId}`, body);
+  store.setDetails(chat);
+  loadChats().catch(() => {});
+  return chat;
+}
+
+export async function updateMySettings(chatId, body) {
+  const me = await api.put(`/chats/${chatId}/settings`, body);
+  store.patchChat(chatId, me);
+  const d = state.details.get(chatId);
+  if (d) store.setDetails({ ...d, me: { ...d.me, ...me } });
+  return me;
+}
+
+export async function deleteChat(chatId) {
+  await api.del(`/chats/${chatId}`);
+  state.details.delete(chatId);
+  state.logs.delete(chatId);
+  await loadChats();
+}
+
+export async function addMembers(chatId, userIds) {
+  store.setDetails(await api.post(`/chats/${chatId}/members`, { user_ids: userIds }));
+}
+
+export async function setRole(chatId, userId, role) {
+  store.setDetails(await api.put(`/chats/${chatId}/members/${userId}`, { role }));
+}
+
+export async function removeMember(chatId, userId) {
+  await api.del(`/chats/${chatId}/members/${userId}`);
+  if (userId === 'me' || userId === state.me.id) {
+    state.details.delete(chatId);
+    state.logs.delete(chatId);
+    await loadChats();
+  } else {
+    await loadDetails(chatId);
+  }
+}
+
+// Messages
+
+/** The newest page, once per chat; later pages come from loadOlder and fetchNewer. */
+export async function loadInitial(chatId) {
+  const l = store.log(chatId);
+  if (l.loaded) return;
+  const page = await api.get(`/chats/${chatId}/messages?limit=${PAGE}`);
+  l.loaded = true;
+  l.hasOlder = page.length > 0 && page[0].seq > 1;
+  store.upsertMessages(chatId, page);
+  store.touch(chatId);
+}
+
+export async function loadOlder(chatId) {
+  const l = store.log(chatId);
+  if (!l.loaded || !l.hasOlder || l.loadingOlder) return;
+  l.loadingOlder = true;
+  store.touch(chatId);
+  try {
+    const before = store.oldestSeq(chatId);
+    const page = await api.get(`/chats/${chatId}/messages?before=${before}&limit=${PAGE}`);
+    l.hasOlder = page.length > 0 && page[0].seq > 1;
+    store.upsertMessages(chatId, page);
+  } finally {
+    l.loadingOlder = false;
+    store.touch(chatId);
+  }
+}
+
+/** New messages, and edits or deletions among the last few (polling cannot see those otherwise). */
+export async function fetchNewer(chatId, overlap = 20) {
+  const l = store.log(chatId);
+  if (!l.loaded) return loadInitial(chatId);
+  let after = Math.max(0, store.newestSeq(chatId) - overlap);
+  for (let i = 0; i < 10; i++) {
+    const page = await api.get(`/chats/${chatId}/messages?after=${after}&limit=100`);
+    store.upsertMessages(chatId, page);
+    if (page.length < 100) break;
+    after = page.at(-1).seq;
+  }
+}
+
+/** Optimistic send: the message shows at once and is matched to the server's copy by client_id. */
+export function sendMessage(chatId, content, replyTo = null) {
+  const client_id = newClientId();
+  const temp = {
+    id: `pending-${client_id}`,
+    client_id,
+    chat_id: chatId,
+    seq: Number.MAX_SAFE_INTEGER,
+    sender_id: state.me.id,
+    type: 'text',
+    content,
+    html: null,
+    reply_to: replyTo,
+    created_at: new Date().toISOString(),
+    mentions: [],
+    deleted: false,
+    pending: true,
+    failed: false,
+  };
+  store.log(chatId).pending.set(client_id, temp);
+  store.touch(chatId);
+  return deliver(chatId, temp);
+}
+
+export async function deliver(chatId, temp) {
+  temp.failed = false;
+  temp.error = null;
+  store.touch(chatId);
+  try {
+    const m = await api.post(`/chats/${chatId}/messages`, { content: temp.content, client_id: temp.client_id, reply_to: temp.reply_to });
+    store.upsertMessages(chatId, [m]);
+    store.patchChat(chatId, { last_message: m, last_seq: Math.max(m.seq, store.chatById(chatId)?.last_seq || 0), last_activity_at: m.created_at });
+    return m;
+  } catch (e) {
+    if (!store.log(chatId).pending.has(temp.client_id)) return null; // the poll brought it in meanwhile
+    temp.failed = true;
+    temp.error = e.message;
+    store.touch(chatId);
+    return null;
+  }
+}
+
+export function discardPending(chatId, clientId) {
+  store.log(chatId).pending.delete(clientId);
+  store.touch(chatId);
+}
+
+/** Retry every failed send (after the connection comes back). */
+export function retryFailed() {
+  for (const [chatId, l] of state.logs) for (const m of l.pending.values()) if (m.failed) deliver(chatId, m);
+}
+
+export async function editMessage(chatId, messageId, content) {
+  const m = await api.put(`/chats/${chatId}/messages/${messageId}`, { content });
+  store.upsertMessages(chatId, [m]);
+  return m;
+}
+
+export async function deleteMessage(chatId, messageId) {
+  await api.del(`/chats/${chatId}/messages/${messageId}`);
+  const m = store.findMessage(chatId, messageId);
+  if (m) store.upsertMessages(chatId, [{ ...m, deleted: true, content: '', html: '' }]);
+}
+
+export const messageHistory = (chatId, messageId) => api.get(`/chats/${chatId}/messages/${messageId}/history`);
+export const readStatus = (chatId, messageId) => api.get(`/chats/${chatId}/messages/${messageId}/read-status`);
+
+const marking = new Map();
+
+/** Move my read pointer to the newest loaded message, if it is ahead. */
+export async function markRead(chatId) {
+  const newest = store.newestSeq(chatId);
+  const chat = store.chatById(chatId);
+  const known = Math.max(chat?.read_seq || 0, marking.get(chatId) || 0);
+  if (!newest || newest <= known) return;
+  marking.set(chatId, newest);
+  try {
+    const r = await api.put(`/chats/${chatId}/messages/read`, { up_to_seq: newest });
+    store.patchChat(chatId, { read_seq: r.read_seq, unread_count: r.unread_count, mention_count: r.unread_count ? chat?.mention_count : 0 });
+  } catch {
+    marking.delete(chatId);
+  }
+}
+
+/** Whether others have read my newest message: one read-status call for the open chat. */
+export async function refreshReceipts(chatId) {
+  const l = store.log(chatId);
+  const mine = store.messages(chatId).filter((m) => !m.pending && m.sender_id === state.me.id && m.type === 'text');
+  const last = mine.at(-1);
+  if (!last || last.seq <= l.readAll) return;
+  const rs = await readStatus(chatId, last.id);
+  let changed = false;
+  if (rs.read_by.length && !rs.unread_by.length && l.readAll < last.seq) {
+    l.readAll = last.seq;
+    changed = true;
+  }
+  if (rs.read_by.length && l.readSome < last.seq) {
+    l.readSome = last.seq;
+    changed = true;
+  }
+  if (changed) store.touch(chatId);
+}
+
+// People and contacts
+
+const inflight = new Map();
+
+/** A profile we have not seen yet (say, the author of an old message who has left). */
+export function ensureUser(id) {
+  if (!id || store.userById(id) || inflight.has(id)) return;
+  inflight.set(
+    id,
+    api
+      .get(`/users/${id}`)
+      .then((u) => store.rememberUsers([u]))
+      .catch(() => store.rememberUsers([{ id, display_name: 'Unknown user', username: '', is_deleted: false }]))
+  );
+}
+
+export const getUser = (id) => api.get(`/users/${id}`).then((u) => (store.rememberUsers([u]), u));
+export const searchUsers = (q, skip = 0, limit = 20) => api.get(api.query('/users', { q, skip, limit }));
+
+export async function loadFriends() {
+  store.setContacts('friends', await api.get('/friends'));
+}
+export async function loadRequests() {
+  const [incoming, outgoing] = await Promise.all([api.get('/friends/requests?direction=incoming'), api.get('/friends/requests?direction=outgoing')]);
+  store.setContacts('incoming', incoming);
+  store.setContacts('outgoing', outgoing);
+}
+export async function loadBlocked() {
+  store.setContacts('blocked', await api.get('/users/me/blocked'));
+}
+export async function loadMuted() {
+  store.setContacts('muted', await api.get('/users/me/muted'));
+}
+export const loadContacts = () => Promise.all([loadFriends(), loadRequests(), loadBlocked(), loadMuted()]);
+
+async function thenReload(promise, ...loaders) {
+  const r = await promise;
+  await Promise.all(loaders.map((f) => f()));
+  return r;
+}
+
+export const sendFriendRequest = (userId) => thenReload(api.post('/friends/requests', { user_id: userId }), loadRequests, loadFriends);
+export const acceptRequest = (id) => thenReload(api.post(`/friends/requests/${id}/accept`), loadRequests, loadFriends);
+export const declineRequest = (id) => thenReload(api.post(`/friends/requests/${id}/decline`), loadRequests);
+export const cancelRequest = (id) => thenReload(api.del(`/friends/requests/${id}`), loadRequests);
+export const unfriend = (userId) => thenReload(api.del(`/friends/${userId}`), loadFriends);
+export const block = (userId) => thenReload(api.post(`/users/${userId}/block`), loadBlocked, loadFriends, loadRequests);
+export const unblock = (userId) => thenReload(api.del(`/users/${userId}/block`), loadBlocked);
+export const mute = (userId, until = null) => thenReload(api.post(`/users/${userId}/mute`, { until }), loadMuted);
+export const unmute = (userId) => thenReload(api.del(`/users/${userId}/mute`), loadMuted);
+
+// Account
+
+export const sessions = () => api.get('/auth/sessions');
+export const endSession = (id) => api.del(`/auth/sessions/${id}`);
+export const changePassword = (current_password, new_password) => api.put('/auth/password', { current_password, new_password });
+export const deleteAccount = (password) => api.del('/users/me', { password });

@@ -1,0 +1,409 @@
+// views/chat.js — one open chat: header, history that loads as you scroll up, day separators, receipts, message actions.
+
+import * as actions from '../lib/actions.js';
+import * as realtime from '../lib/realtime.js';
+import * as store from '../lib/store.js';
+import { state, on } from '../lib/store.js';
+import { h, reconcile, replace, setSanitizedHtml } from '../lib/dom.js';
+import { icon } from '../lib/icons.js';
+import { chatTitle, dayKey, dayLabel, describeEvent, eventUserIds, fullTime, hue, nameById, nameOf, otherUser, plainPreview, presenceLine, time } from '../lib/format.js';
+import { avatar, busy, confirm, dialog, setTitle, toast } from '../lib/ui.js';
+import { go } from '../lib/router.js';
+import { mountComposer } from './composer.js';
+import { mountChatInfo } from './chatinfo.js';
+import { openProfile } from './profile.js';
+
+const GROUP_GAP_MS = 5 * 60 * 1000;
+
+export function mountChat(pane, chatId) {
+  const titleText = h('span', { class: 'chat-title' });
+  const subtitle = h('span', { class: 'chat-subtitle' });
+  const headAvatar = h('span', { class: 'head-avatar' });
+  const infoButton = h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Chat info', title: 'Chat info', 'aria-expanded': 'false', onclick: toggleInfo }, icon('info'));
+  const header = h(
+    'header',
+    { class: 'chat-head' },
+    h('a', { href: '#/', class: 'icon-btn back', 'aria-label': 'Back to chats' }, icon('back')),
+    h('button', { type: 'button', class: 'chat-head-main', onclick: toggleInfo, 'aria-label': 'Chat info' }, headAvatar, h('span', { class: 'chat-head-text' }, titleText, subtitle)),
+    infoButton
+  );
+  const older = h('div', { class: 'older', role: 'status' });
+  const items = h('div', { class: 'items' });
+  const list = h('div', { class: 'messages', role: 'log', 'aria-label': 'Messages', tabindex: '0' }, older, items);
+  const jump = h('button', { type: 'button', class: 'jump', hidden: true, 'aria-label': 'Jump to the newest message' }, icon('down'), h('span', {}));
+  const composerHost = h('div', { class: 'composer-host' });
+  const section = h('section', { class: 'chat', 'aria-label': 'Chat' }, header, h('div', { class: 'chat-body' }, list, jump), composerHost);
+  const drawer = h('aside', { class: 'drawer', 'aria-label': 'Chat info', hidden: true });
+  replace(pane, h('div', { class: 'chat-layout' }, section, drawer));
+
+  const composer = mountComposer(composerHost, chatId, { onSent: () => ((unreadFrom = null), (stickToBottom = true)) });
+  let info = null;
+  let unreadFrom = null; // the "new messages" line goes before the first seq above my read pointer at opening
+  let initialScrollDone = false;
+  let stickToBottom = true;
+  const revealed = new Set(); // messages from blocked people shown on request
+  const destroyed = { v: false };
+
+  const chatSummary = () => store.chatById(chatId);
+  const details = () => state.details.get(chatId);
+  const chat = () => details() || chatSummary();
+  const myRole = () => details()?.me?.role || chatSummary()?.role || 'member';
+  const isGroup = () => chat()?.type === 'group';
+
+  function renderHeader() {
+    const c = chat();
+    if (!c) return;
+    titleText.textContent = chatTitle(c);
+    if (c.type === 'direct') {
+      const other = otherUser(c);
+      replace(headAvatar, avatar(other, { size: 36, presence: true }));
+      subtitle.textContent = presenceLine(other);
+    } else {
+      replace(headAvatar, avatar({ id: c.id }, { size: 36, label: chatTitle(c), group: true }));
+      const d = details();
+      if (d) {
+        const online = d.members.filter((m) => m.user.status === 'online' && m.user.id !== state.me.id).length;
+        subtitle.textContent = `${d.members.length} member${d.members.length === 1 ? '' : 's'}${online ? `, ${online} online` : ''}`;
+      } else subtitle.textContent = '';
+    }
+    setTitle(chatTitle(c));
+  }
+
+  // The message list
+
+  function receipt(m) {
+    if (m.sender_id !== state.me.id || m.type !== 'text') return null;
+    if (m.pending) return m.failed ? 'failed' : 'pending';
+    const l = store.log(chatId);
+    if (m.seq <= l.readAll) return 'read';
+    if (m.seq <= l.readSome) return 'some';
+    return 'sent';
+  }
+
+  function buildItems() {
+    const msgs = store.messages(chatId);
+    const out = [];
+    let prev = null;
+    let markerPlaced = false;
+    for (const m of msgs) {
+      const day = dayKey(m.created_at);
+      let separated = false;
+      if (!prev || dayKey(prev.created_at) !== day) {
+        out.push({ kind: 'day', key: `day-${day}`, label: dayLabel(m.created_at) });
+        separated = true;
+      }
+      if (unreadFrom && !markerPlaced && !m.pending && m.seq >= unreadFrom && m.type === 'text' && m.sender_id !== state.me.id) {
+        out.push({ kind: 'unread', key: 'unread' });
+        markerPlaced = true;
+        separated = true;
+      }
+      const continued = !separated && prev && prev.type === 'text' && m.type === 'text' && prev.sender_id === m.sender_id && new Date(m.created_at) - new Date(prev.created_at) < GROUP_GAP_MS;
+      out.push({ kind: 'msg', key: m.id, m, continued });
+      prev = m;
+    }
+    return out;
+  }
+
+  function signature(item) {
+    if (item.kind !== 'msg') return item.label || item.kind;
+    const m = item.m;
+    const target = m.reply_to ? store.findMessage(chatId, m.reply_to) : null;
+    return JSON.stringify([
+      m.edited_at, m.deleted, m.html, m.content, m.pending, m.failed, m.error, m.sender_blocked,
+      item.continued, receipt(m), nameById(m.sender_id), isGroup(), myRole(), revealed.has(m.id),
+      m.type === 'system' ? describeEvent(m) : '', target ? [target.deleted, target.content, nameById(target.sender_id)] : m.reply_to,
+    ]);
+  }
+
+  function renderItem(item) {
+    if (item.kind === 'day') return h('div', { class: 'day-sep', role: 'separator' }, h('span', {}, item.label));
+    if (item.kind === 'unread') return h('div', { class: 'unread-sep', role: 'separator' }, h('span', {}, 'New messages'));
+    const m = item.m;
+    if (m.type === 'system') {
+      eventUserIds(m).forEach(actions.ensureUser);
+      return h('div', { class: 'sys', dataset: { id: m.id, seq: m.seq } }, h('span', {}, describeEvent(m), ' · ', h('time', { datetime: m.created_at, title: fullTime(m.created_at) }, time(m.created_at))));
+    }
+    return renderMessage(m, item.continued);
+  }
+
+  function renderMessage(m, continued) {
+    const own = m.sender_id === state.me.id;
+    const group = isGroup();
+    const sender = store.userById(m.sender_id);
+    if (m.sender_id && !sender) actions.ensureUser(m.sender_id);
+    const senderName = own ? 'You' : nameOf(sender);
+    const mentioned = (m.mentions || []).includes(state.me.id);
+    const cls = ['msg', own ? 'own' : 'theirs', continued ? 'continued' : '', m.pending ? 'pending' : '', m.failed ? 'failed' : '', mentioned ? 'mentioned' : '', m.deleted ? 'deleted' : ''];
+
+    const body = h('div', { class: 'body' });
+    if (m.deleted) body.append(h('em', { class: 'muted' }, 'This message was deleted'));
+    else if (m.sender_blocked && !revealed.has(m.id)) {
+      body.append(h('em', { class: 'muted' }, 'A message from someone you blocked. '), h('button', { type: 'button', class: 'link', onclick: () => (revealed.add(m.id), render()) }, 'Show'));
+    } else if (m.html != null && !m.pending) {
+      body.classList.add('md');
+      setSanitizedHtml(body, m.html);
+      markMentions(body);
+    } else {
+      body.classList.add('plain');
+      body.textContent = m.content;
+    }
+
+    const r = receipt(m);
+    const receiptEl = r ? h('span', { class: `receipt r-${r}`, dataset: { receipt: r }, title: { pending: 'Sending…', failed: 'Not sent', sent: 'Sent', some: 'Read by some', read: 'Read' }[r] }, icon({ pending: 'clock', failed: 'alert', sent: 'check', some: 'checks', read: 'checks' }[r])) : null;
+    if (receiptEl) receiptEl.append(h('span', { class: 'sr-only' }, receiptEl.title));
+
+    const meta = h(
+      'div',
+      { class: 'meta' },
+      m.edited_at && !m.deleted ? h('button', { type: 'button', class: 'link edited', onclick: () => showHistory(m), title: `Edited ${fullTime(m.edited_at)}` }, 'edited') : null,
+      h('time', { datetime: m.created_at, title: fullTime(m.created_at) }, time(m.created_at)),
+      receiptEl
+    );
+
+    const bubble = h(
+      'div',
+      { class: 'bubble' },
+      group && !own && !continued ? h('button', { type: 'button', class: 'sender', onclick: () => openProfile(m.sender_id) }, senderName) : h('span', { class: 'sr-only' }, `${senderName}: `),
+      m.reply_to ? quote(m.reply_to) : null,
+      body,
+      meta
+    );
+    if (sender || own) bubble.querySelector('.sender')?.style.setProperty('--hue', hue(m.sender_id));
+
+    const el = h('div', { class: cls.filter(Boolean).join(' '), dataset: { id: m.id, seq: m.pending ? '' : m.seq }, tabindex: '-1' });
+    if (group && !own) el.append(continued ? h('span', { class: 'avatar-space' }) : h('button', { type: 'button', class: 'avatar-btn', 'aria-label': `Profile of ${senderName}`, onclick: () => openProfile(m.sender_id) }, avatar(sender || { id: m.sender_id }, { size: 32 })));
+    el.append(bubble);
+    if (m.pending && m.failed) {
+      el.append(
+        h(
+          'div',
+          { class: 'send-failed', role: 'alert' },
+          h('span', {}, `Not sent${m.error ? `: ${m.error}` : ''}`),
+          h('button', { type: 'button', class: 'link', onclick: () => actions.deliver(chatId, m) }, 'Retry'),
+          h('button', { type: 'button', class: 'link', onclick: () => actions.discardPending(chatId, m.client_id) }, 'Discard')
+        )
+      );
+    }
+    if (!m.pending && !m.deleted) el.append(messageActions(m, own));
+    return el;
+  }
+
+  // Wrap @username in the rendered text (text nodes only, never code or links) so mentions stand out.
+  function markMentions(root) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    const hits = [];
+    while (walker.nextNode()) if (/@[\w.-]{3,32}/.test(walker.currentNode.data) && !walker.currentNode.parentElement.closest('code, pre, a')) hits.push(walker.currentNode);
+    for (const node of hits) {
+      const parts = node.data.split(/(@[\w.-]{3,32})/);
+      node.replaceWith(...parts.map((p, i) => (i % 2 ? h('span', { class: `mention${p.slice(1).toLowerCase() === state.me.username ? ' self' : ''}` }, p) : p)));
+    }
+  }
+
+  function quote(id) {
+    const target = store.findMessage(chatId, id);
+    const text = !target ? 'An earlier message' : target.deleted ? 'Deleted message' : plainPreview(target.content).slice(0, 140);
+    return h(
+      'button',
+      { type: 'button', class: 'quote', onclick: () => scrollToMessage(id), 'aria-label': `Reply to ${target ? nameById(target.sender_id) : 'a message'}: ${text}` },
+      target ? h('strong', {}, nameById(target.sender_id)) : null,
+      h('span', {}, text)
+    );
+  }
+
+  function messageActions(m, own) {
+    const canDelete = own || (isGroup() && ['admin', 'owner'].includes(myRole()));
+    const btn = (name, label, fn) => h('button', { type: 'button', class: 'icon-btn small', 'aria-label': label, title: label, onclick: fn }, icon(name));
+    return h(
+      'div',
+      { class: 'msg-actions', role: 'toolbar', 'aria-label': 'Message actions' },
+      btn('reply', 'Reply', () => composer.reply(m)),
+      own && m.type === 'text' ? btn('edit', 'Edit', () => composer.edit(m)) : null,
+      own && isGroup() ? btn('eye', 'Seen by', () => showReaders(m)) : null,
+      btn('copy', 'Copy text', () => navigator.clipboard?.writeText(m.content).then(() => toast('Copied'), () => toast('Cannot copy here', 'error'))),
+      canDelete ? btn('trash', 'Delete', () => removeMessage(m)) : null
+    );
+  }
+
+  async function removeMessage(m) {
+    if (!(await confirm('Delete this message for everyone in the chat?', { title: 'Delete message', confirmLabel: 'Delete', danger: true }))) return;
+    await busy(null, () => actions.deleteMessage(chatId, m.id));
+  }
+
+  async function showHistory(m) {
+    const body = h('div', { class: 'history' }, h('p', { class: 'muted' }, 'Loading…'));
+    dialog({ title: 'Edit history', body });
+    try {
+      const versions = await actions.messageHistory(chatId, m.id);
+      replace(
+        body,
+        h('div', { class: 'version current' }, h('div', { class: 'version-head' }, 'Now'), setSanitizedHtml(h('div', { class: 'md' }), m.html)),
+        versions.map((v) => h('div', { class: 'version' }, h('div', { class: 'version-head' }, `Until ${fullTime(v.replaced_at)}`), setSanitizedHtml(h('div', { class: 'md' }), v.html)))
+      );
+    } catch (e) {
+      replace(body, h('p', { class: 'error' }, e.message));
+    }
+  }
+
+  async function showReaders(m) {
+    const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+    dialog({ title: 'Seen by', body });
+    try {
+      const rs = await actions.readStatus(chatId, m.id);
+      const person = (id, extra) => h('li', { class: 'person-row' }, avatar(store.userById(id) || { id }, { size: 32 }), h('span', { class: 'grow' }, nameById(id)), extra ? h('small', { class: 'muted' }, extra) : null);
+      replace(
+        body,
+        h('h3', {}, `Read (${rs.read_by.length})`),
+        rs.read_by.length ? h('ul', { class: 'people' }, rs.read_by.map((r) => person(r.user_id, r.read_at ? fullTime(r.read_at) : ''))) : h('p', { class: 'muted' }, 'Nobody yet.'),
+        h('h3', {}, `Not yet (${rs.unread_by.length})`),
+        rs.unread_by.length ? h('ul', { class: 'people' }, rs.unread_by.map((id) => person(id))) : h('p', { class: 'muted' }, 'Everyone who shares read receipts has read it.'),
+        h('p', { class: 'muted small' }, 'People who turned read receipts off are in neither list.')
+      );
+    } catch (e) {
+      replace(body, h('p', { class: 'error' }, e.message));
+    }
+  }
+
+  function scrollToMessage(id) {
+    const el = items.querySelector(`[data-id="${CSS.escape(id)}"]`);
+    if (!el) return toast('That message is further up: scroll to load it.');
+    el.scrollIntoView({ block: 'center', behavior: 'smooth' });
+    el.classList.add('flash');
+    el.focus({ preventScroll: true });
+    setTimeout(() => el.classList.remove('flash'), 1600);
+  }
+
+  const atBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 60;
+
+  function render() {
+    if (destroyed.v) return;
+    const l = store.log(chatId);
+    const wasAtBottom = stickToBottom || atBottom();
+    let anchor = null;
+    let anchorOffset = 0;
+    if (!wasAtBottom) {
+      anchor = [...items.children].find((el) => el.offsetTop + el.offsetHeight > list.scrollTop);
+      if (anchor) anchorOffset = anchor.offsetTop - list.scrollTop;
+    }
+    reconcile(items, buildItems(), (i) => i.key, renderItem, signature);
+    older.textContent = !l.loaded ? 'Loading messages…' : l.loadingOlder ? 'Loading earlier messages…' : l.hasOlder ? '' : 'This is the beginning of the chat.';
+
+    if (!initialScrollDone && l.loaded) {
+      initialScrollDone = true;
+      const marker = items.querySelector('.unread-sep');
+      if (marker && marker.offsetTop > list.clientHeight / 2) {
+        list.scrollTop = marker.offsetTop - 80;
+        stickToBottom = false;
+      } else list.scrollTop = list.scrollHeight;
+    } else if (wasAtBottom) {
+      list.scrollTop = list.scrollHeight;
+    } else if (anchor?.isConnected) {
+      list.scrollTop = anchor.offsetTop - anchorOffset;
+    }
+    stickToBottom = false;
+    updateJump();
+    maybeMarkRead();
+    if (l.loaded && l.hasOlder && !l.loadingOlder && list.scrollHeight <= list.clientHeight + 50) actions.loadOlder(chatId).catch(() => {});
+  }
+
+  function updateJump() {
+    const bottom = atBottom();
+    const unread = chatSummary()?.unread_count || 0;
+    jump.hidden = bottom;
+    jump.querySelector('span').textContent = !bottom && unread ? String(unread) : '';
+  }
+
+  function maybeMarkRead() {
+    if (document.visibilityState === 'visible' && atBottom() && store.log(chatId).loaded) actions.markRead(chatId);
+  }
+
+  function toggleInfo() {
+    go(info ? `/chat/${chatId}` : `/chat/${chatId}/info`);
+  }
+
+  list.addEventListener('scroll', () => {
+    if (list.scrollTop < 400) actions.loadOlder(chatId).catch(() => {});
+    updateJump();
+    if (atBottom()) maybeMarkRead();
+  });
+  jump.addEventListener('click', () => {
+    list.scrollTo({ top: list.scrollHeight, behavior: 'smooth' });
+    composer.focus();
+  });
+  // Tapping a message on a touch screen shows its actions (they appear on hover with a mouse).
+  items.addEventListener('click', (e) => {
+    const msg = e.target.closest('.msg');
+    if (msg && !e.target.closest('button, a')) msg.focus({ preventScroll: true });
+  });
+  // Keyboard: in the message list, Up/Down/Home/End move between messages; a focused message shows its actions, Tab reaches them.
+  list.addEventListener('keydown', (e) => {
+    if (!['ArrowUp', 'ArrowDown', 'Home', 'End'].includes(e.key) || e.target.closest('.msg-actions')) return;
+    const all = [...items.querySelectorAll('.msg')];
+    if (!all.length) return;
+    const current = e.target.closest('.msg');
+    let i = current ? all.indexOf(current) : all.length;
+    if (e.key === 'ArrowUp') i = Math.max(0, i - 1);
+    else if (e.key === 'ArrowDown') i = current ? Math.min(all.length - 1, i + 1) : all.length - 1;
+    else i = e.key === 'Home' ? 0 : all.length - 1;
+    e.preventDefault();
+    all[i].focus();
+    all[i].scrollIntoView({ block: 'nearest' });
+  });
+  section.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && info && !document.querySelector('dialog[open]')) go(`/chat/${chatId}`);
+  });
+  const onVisible = () => maybeMarkRead();
+  document.addEventListener('visibilitychange', onVisible);
+
+  const offs = [
+    on(`log:${chatId}`, render),
+    on(`chat:${chatId}`, () => (renderHeader(), composer.refresh(), render())),
+    on('chats', () => (renderHeader(), updateJump())),
+    on('users', () => (renderHeader(), render())),
+  ];
+
+  async function load() {
+    const summary = chatSummary();
+    if (summary && summary.unread_count > 0) unreadFrom = summary.read_seq + 1;
+    renderHeader();
+    render();
+    try {
+      await Promise.all([actions.loadInitial(chatId), actions.loadDetails(chatId)]);
+      if (!unreadFrom) {
+        const s = chatSummary();
+        if (s && s.unread_count > 0) unreadFrom = s.read_seq + 1;
+      }
+      render();
+      realtime.kick();
+    } catch (e) {
+      if (e.status === 404) {
+        toast('That chat is gone, or you are no longer in it.', 'error');
+        go('/', { replace: true });
+      } else older.textContent = e.message;
+    }
+  }
+  load();
+  composer.focus();
+
+  return {
+    route(r) {
+      const wantInfo = r.parts[2] === 'info';
+      infoButton.setAttribute('aria-expanded', String(wantInfo));
+      if (wantInfo && !info) {
+        drawer.hidden = false;
+        info = mountChatInfo(drawer, chatId);
+      } else if (!wantInfo && info) {
+        info.destroy();
+        info = null;
+        replace(drawer);
+        drawer.hidden = true;
+      }
+    },
+    destroy() {
+      destroyed.v = true;
+      info?.destroy();
+      composer.destroy();
+      offs.forEach((off) => off());
+      document.removeEventListener('visibilitychange', onVisible);
+    },
+  };
+}

@@ -1,0 +1,243 @@
+// views/composer.js — the Markdown composer: Enter sends, Shift+Enter breaks the line, Up edits my last message, @ completes names.
+
+import * as actions from '../lib/actions.js';
+import * as realtime from '../lib/realtime.js';
+import * as store from '../lib/store.js';
+import { state } from '../lib/store.js';
+import { h, replace } from '../lib/dom.js';
+import { icon } from '../lib/icons.js';
+import { nameById, nameOf, plainPreview } from '../lib/format.js';
+import { avatar, toast } from '../lib/ui.js';
+
+const drafts = new Map(); // chat id → unsent text, kept while the app runs
+const MAX = 4000;
+
+export function mountComposer(host, chatId, { onSent }) {
+  const textarea = h('textarea', { rows: '1', placeholder: 'Write a message…', 'aria-label': 'Message', maxlength: String(MAX), enterkeyhint: 'send' });
+  const sendButton = h('button', { type: 'submit', class: 'send', 'aria-label': 'Send' }, icon('send'));
+  const context = h('div', { class: 'composer-context', hidden: true });
+  const suggest = h('ul', { class: 'suggest', role: 'listbox', 'aria-label': 'People to mention', hidden: true });
+  const blockedNote = h('div', { class: 'composer-blocked', hidden: true });
+  const tool = (name, label, before, after = before) => h('button', { type: 'button', class: 'icon-btn small', 'aria-label': label, title: label, onclick: () => wrap(before, after) }, icon(name));
+  const tools = h('div', { class: 'md-tools', role: 'toolbar', 'aria-label': 'Formatting' }, tool('bold', 'Bold', '**'), tool('italic', 'Italic', '_'), tool('code', 'Code', '`'), tool('link', 'Link', '[', '](https://)'), tool('quote', 'Quote', '> ', ''));
+  const counter = h('span', { class: 'counter', 'aria-live': 'polite' });
+  const form = h(
+    'form',
+    { class: 'composer' },
+    context,
+    suggest,
+    h('div', { class: 'composer-row' }, textarea, sendButton),
+    h('div', { class: 'composer-foot' }, tools, h('span', { class: 'hint' }, 'Enter to send · Shift+Enter for a new line · **bold** _italic_ `code`'), counter)
+  );
+  replace(host, blockedNote, form);
+
+  let mode = null; // {kind: 'reply'|'edit', message}
+  let suggestions = [];
+  let selected = 0;
+
+  textarea.value = drafts.get(chatId) || '';
+
+  function grow() {
+    textarea.style.height = 'auto';
+    textarea.style.height = `${Math.min(textarea.scrollHeight, 200)}px`;
+    const left = MAX - textarea.value.length;
+    counter.textContent = left < 200 ? `${left} left` : '';
+  }
+
+  function wrap(before, after) {
+    const { selectionStart: s, selectionEnd: e, value } = textarea;
+    const picked = value.slice(s, e);
+    textarea.setRangeText(`${before}${picked}${after}`, s, e, 'end');
+    if (!picked) textarea.setSelectionRange(s + before.length, s + before.length);
+    textarea.focus();
+    onInput();
+  }
+
+  function setMode(next) {
+    mode = next;
+    if (!mode) {
+      context.hidden = true;
+      replace(context);
+      return;
+    }
+    const m = mode.message;
+    const label = mode.kind === 'edit' ? 'Editing your message' : `Replying to ${nameById(m.sender_id)}`;
+    replace(
+      context,
+      h('span', { class: 'context-icon' }, icon(mode.kind === 'edit' ? 'edit' : 'reply')),
+      h('span', { class: 'context-text' }, h('strong', {}, label), h('span', {}, plainPreview(m.content).slice(0, 120))),
+      h('button', { type: 'button', class: 'icon-btn small', 'aria-label': mode.kind === 'edit' ? 'Cancel editing' : 'Cancel reply', onclick: cancelMode }, icon('close'))
+    );
+    context.hidden = false;
+  }
+
+  function cancelMode() {
+    if (mode?.kind === 'edit') textarea.value = drafts.get(chatId) || '';
+    setMode(null);
+    grow();
+    textarea.focus();
+  }
+
+  async function submit() {
+    const text = textarea.value.trim();
+    if (mode?.kind === 'edit') {
+      const m = mode.message;
+      if (!text) return toast('A message cannot be empty. Delete it instead.', 'error');
+      if (text === m.content) return cancelMode();
+      try {
+        await actions.editMessage(chatId, m.id, text);
+        textarea.value = drafts.get(chatId) || '';
+        setMode(null);
+        grow();
+      } catch (e) {
+        toast(e.message, 'error');
+      }
+      return;
+    }
+    if (!text) return;
+    const replyTo = mode?.kind === 'reply' ? mode.message.id : null;
+    textarea.value = '';
+    drafts.delete(chatId);
+    setMode(null);
+    grow();
+    onSent?.();
+    await actions.sendMessage(chatId, text, replyTo);
+    realtime.kick();
+  }
+
+  // @mentions: suggest members of the chat whose name starts with what follows the @.
+  function mentionQuery() {
+    const before = textarea.value.slice(0, textarea.selectionStart);
+    const m = before.match(/(?:^|\s)@([\w.-]{0,32})$/);
+    return m ? m[1].toLowerCase() : null;
+  }
+
+  function onInput() {
+    if (mode?.kind !== 'edit') drafts.set(chatId, textarea.value);
+    grow();
+    const q = mentionQuery();
+    const members = state.details.get(chatId)?.members || [];
+    suggestions =
+      q === null || members.length < 3
+        ? []
+        : members
+            .map((m) => m.user)
+            .filter((u) => u.id !== state.me.id && !u.is_deleted && (u.username.startsWith(q) || nameOf(u).toLowerCase().startsWith(q)))
+            .slice(0, 6);
+    selected = 0;
+    renderSuggest();
+  }
+
+  function renderSuggest() {
+    suggest.hidden = !suggestions.length;
+    textarea.setAttribute('aria-expanded', String(!!suggestions.length));
+    replace(
+      suggest,
+      suggestions.map((u, i) =>
+        h(
+          'li',
+          { role: 'option', id: `mention-${u.id}`, 'aria-selected': String(i === selected), class: i === selected ? 'selected' : '', onmousedown: (e) => (e.preventDefault(), pick(u)) },
+          avatar(u, { size: 24 }),
+          h('span', {}, nameOf(u)),
+          h('small', { class: 'muted' }, `@${u.username}`)
+        )
+      )
+    );
+    if (suggestions.length) textarea.setAttribute('aria-activedescendant', `mention-${suggestions[selected].id}`);
+    else textarea.removeAttribute('aria-activedescendant');
+  }
+
+  function pick(u) {
+    const pos = textarea.selectionStart;
+    const before = textarea.value.slice(0, pos).replace(/@([\w.-]{0,32})$/, `@${u.username} `);
+    textarea.value = before + textarea.value.slice(pos);
+    textarea.setSelectionRange(before.length, before.length);
+    suggestions = [];
+    renderSuggest();
+    onInput();
+  }
+
+  textarea.addEventListener('input', onInput);
+  textarea.addEventListener('keydown', (e) => {
+    if (suggestions.length) {
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        selected = (selected + (e.key === 'ArrowDown' ? 1 : suggestions.length - 1)) % suggestions.length;
+        return renderSuggest();
+      }
+      if (e.key === 'Enter' || e.key === 'Tab') {
+        e.preventDefault();
+        return pick(suggestions[selected]);
+      }
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        suggestions = [];
+        return renderSuggest();
+      }
+    }
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      submit();
+    } else if (e.key === 'Escape' && mode) {
+      e.preventDefault();
+      e.stopPropagation();
+      cancelMode();
+    } else if (e.key === 'ArrowUp' && !textarea.value && !mode) {
+      const mine = store.messages(chatId).filter((m) => m.sender_id === state.me.id && m.type === 'text' && !m.deleted && !m.pending);
+      if (mine.length) {
+        e.preventDefault();
+        edit(mine.at(-1));
+      }
+    }
+  });
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    submit();
+  });
+
+  function edit(m) {
+    setMode({ kind: 'edit', message: m });
+    textarea.value = m.content;
+    grow();
+    textarea.focus();
+    textarea.setSelectionRange(m.content.length, m.content.length);
+  }
+
+  /** Whether I may post here; if not, say why instead of showing the composer. */
+  function refresh() {
+    const chat = state.details.get(chatId);
+    if (!chat) return;
+    let reason = null;
+    let action = null;
+    if (chat.type === 'group' && chat.settings.post === 'admins' && chat.me.role === 'member') reason = 'Only admins can post in this group.';
+    if (chat.type === 'direct') {
+      const other = chat.members.find((m) => m.user.id !== state.me.id)?.user;
+      if (other?.is_deleted) reason = 'This account was deleted.';
+      else if (other?.is_blocked) {
+        reason = `You blocked ${nameOf(other)}.`;
+        action = h('button', { type: 'button', class: 'btn small', onclick: async () => (await actions.unblock(other.id), actions.loadDetails(chatId)) }, 'Unblock');
+      }
+    }
+    form.hidden = !!reason;
+    blockedNote.hidden = !reason;
+    replace(blockedNote, reason ? h('span', {}, reason) : null, action);
+  }
+
+  grow();
+  refresh();
+
+  return {
+    focus: () => textarea.focus({ preventScroll: true }),
+    reply(m) {
+      if (mode?.kind === 'edit') textarea.value = drafts.get(chatId) || '';
+      setMode({ kind: 'reply', message: m });
+      grow();
+      textarea.focus();
+    },
+    edit,
+    refresh,
+    destroy() {
+      if (mode?.kind !== 'edit') drafts.set(chatId, textarea.value);
+    },
+  };
+}

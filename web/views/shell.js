@@ -1,0 +1,109 @@
+// views/shell.js — the signed-in layout: sidebar (me, actions, chat list) and the main pane the route picks.
+
+import * as actions from '../lib/actions.js';
+import { h, replace } from '../lib/dom.js';
+import { icon } from '../lib/icons.js';
+import { state, on } from '../lib/store.js';
+import { nameOf, statusWord } from '../lib/format.js';
+import { avatar, setTitle, setUnreadTitle } from '../lib/ui.js';
+import { mountChatList } from './chatlist.js';
+import { mountChat } from './chat.js';
+import { mountPeople } from './people.js';
+import { mountSettings } from './settings.js';
+import { newDirectDialog, newGroupDialog } from './newchat.js';
+import { statusDialog } from './profile.js';
+
+export function mountShell(root) {
+  const meButton = h('button', { type: 'button', class: 'me-button', 'aria-label': 'Your status' });
+  const requestsBadge = h('span', { class: 'badge', hidden: true });
+  const peopleLink = h('a', { href: '#/people', class: 'icon-btn', 'aria-label': 'People', title: 'People and friend requests' }, icon('users'), requestsBadge);
+  const offlineBanner = h('div', { class: 'banner', role: 'status', hidden: true }, 'Reconnecting… messages you send will go out when the connection is back.');
+  const side = h(
+    'aside',
+    { class: 'sidebar', 'aria-label': 'Chats' },
+    h(
+      'header',
+      { class: 'side-head' },
+      meButton,
+      h(
+        'div',
+        { class: 'side-actions' },
+        h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'New chat', title: 'New chat', onclick: newDirectDialog }, icon('chat')),
+        h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'New group', title: 'New group', onclick: newGroupDialog }, icon('plus')),
+        peopleLink,
+        h('a', { href: '#/settings', class: 'icon-btn', 'aria-label': 'Settings', title: 'Settings' }, icon('settings'))
+      )
+    )
+  );
+  const pane = h('main', { class: 'pane', id: 'pane' });
+  const app = h('div', { class: 'app' }, side, pane);
+  replace(root, offlineBanner, app);
+
+  meButton.addEventListener('click', () => statusDialog());
+  const chatList = mountChatList(side);
+
+  const renderMe = () => {
+    const me = state.me;
+    const shown = me.chosen_status || me.status || 'online';
+    replace(
+      meButton,
+      avatar({ ...me, status: shown }, { size: 36, presence: true }),
+      h('span', { class: 'me-text' }, h('strong', {}, nameOf(me)), h('small', {}, me.status_text || statusWord(shown)))
+    );
+  };
+  const renderBadge = () => {
+    const n = state.contacts.incoming?.length || 0;
+    requestsBadge.hidden = !n;
+    requestsBadge.textContent = n;
+    peopleLink.setAttribute('aria-label', n ? `People, ${n} friend request${n > 1 ? 's' : ''}` : 'People');
+  };
+  const renderTitle = () => {
+    const unread = state.chats.reduce((n, c) => n + (c.muted_until ? 0 : c.unread_count), 0);
+    setUnreadTitle(unread);
+  };
+  const offs = [
+    on('me', renderMe),
+    on('contacts', renderBadge),
+    on('chats', renderTitle),
+    on('online', (online) => (offlineBanner.hidden = online)),
+  ];
+  renderMe();
+  actions.loadRequests().catch(() => {});
+
+  let view = null;
+  let viewKey = '';
+
+  function route(r) {
+    let key = r.name;
+    if (r.name === 'chat' && r.parts[1]) key = `chat/${r.parts[1]}`;
+    if (key !== viewKey) {
+      view?.destroy?.();
+      view = null;
+      viewKey = key;
+      state.openChatId = null;
+      if (r.name === 'chat' && r.parts[1]) {
+        state.openChatId = r.parts[1];
+        view = mountChat(pane, r.parts[1]);
+      } else if (r.name === 'people') view = mountPeople(pane);
+      else if (r.name === 'settings') view = mountSettings(pane);
+      else {
+        setTitle('');
+        replace(pane, h('div', { class: 'welcome' }, h('img', { src: '/favicon.svg', alt: '', width: 64, height: 64 }), h('h1', {}, 'Block Chat'), h('p', {}, 'Pick a chat on the left, or start a new one.'), h('div', { class: 'row' }, h('button', { type: 'button', class: 'btn primary', onclick: newDirectDialog }, 'New chat'), h('button', { type: 'button', class: 'btn', onclick: newGroupDialog }, 'New group'))));
+      }
+    }
+    view?.route?.(r);
+    app.classList.toggle('has-pane', key !== 'home');
+    chatList.setActive(state.openChatId);
+  }
+
+  return {
+    route,
+    destroy() {
+      view?.destroy?.();
+      chatList.destroy();
+      offs.forEach((off) => off());
+      setUnreadTitle(0);
+      setTitle('');
+    },
+  };
+}
