@@ -8,7 +8,7 @@
 set -euo pipefail
 backend=${1:-sqlite}
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${BLOCKCHAT_BIN:-$root/target/release/blockchat}
+bin=${SERVER_BIN:-$root/target/release/blockchat}
 port=18200
 work=$(mktemp -d)
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
@@ -44,9 +44,9 @@ echo "   messages stored: $(api "/chats/$CHAT" -H "authorization: Bearer $TOKEN"
 
 for n in 10000 1000000; do
   HCHAT=$(python3 -c "import uuid; print(uuid.uuid7() if hasattr(uuid,'uuid7') else uuid.uuid4())")
-  python3 "$root/bench/seed.py" "$url" messages "$HCHAT" "$ALICE" "$n"
+  python3 "$root/bench/seed.py" "$url" messages "$HCHAT" "$ALICE" "$n" "$BOB"
   echo "history page of 50 at $n messages: $(CHAT=$HCHAT LAST=$n wrk -t2 -c8 -d10s --latency -s "$root/bench/history.lua" "http://127.0.0.1:$port" | report)"
 done
 
-python3 "$root/bench/seed.py" "$url" chats "$ALICE" 500
+python3 "$root/bench/seed.py" "$url" chats "$ALICE" 500 "$BOB"
 echo "GET /chats?limit=50 for a user in 500+ chats: $(wrk -t2 -c8 -d10s --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port/chats?limit=50" | report)"

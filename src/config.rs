@@ -171,8 +171,25 @@ impl Config {
             anyhow::ensure!(path.exists(), "config file {} not found", path.display());
             figment = figment.merge(Toml::file(path));
         }
+        // Only variables that name a setting: others with our prefix (BLOCKCHAT_CONFIG,
+        // a script's own BLOCKCHAT_BIN...) must not stop the server; a typo is warned of.
+        let keys: Vec<String> = match serde_json::to_value(Config::default()) {
+            Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+            _ => Vec::new(),
+        };
+        for (name, _) in std::env::vars() {
+            if let Some(key) = name.strip_prefix("BLOCKCHAT_")
+                && !keys.contains(&key.to_lowercase())
+                && !["CONFIG", "ADMIN_PASSWORD"].contains(&key)
+            {
+                eprintln!("warning: {name} is not a Block Chat setting; ignored");
+            }
+        }
         let config: Config = figment
-            .merge(Env::prefixed("BLOCKCHAT_"))
+            .merge(
+                Env::prefixed("BLOCKCHAT_")
+                    .only(&keys.iter().map(String::as_str).collect::<Vec<_>>()),
+            )
             .merge(Serialized::defaults(flags))
             .extract()?;
         config.check()?;
@@ -272,8 +289,14 @@ mod tests {
             jail.clear_env();
             jail.set_env("BLOCKCHAT_NO_SUCH_KEY", "1");
             assert!(
-                Config::load(None, FlagOverrides::default()).is_err(),
-                "a typo is reported"
+                Config::load(None, FlagOverrides::default()).is_ok(),
+                "another program's variable does not stop the server"
+            );
+            jail.clear_env();
+            jail.create_file("typo.toml", "bnid = \"0.0.0.0:1\"")?;
+            assert!(
+                Config::load(Some(Path::new("typo.toml")), FlagOverrides::default()).is_err(),
+                "a typo in the file is reported"
             );
             jail.clear_env();
             assert!(

@@ -14,6 +14,8 @@ CREATE TABLE chats (
     edit_policy     TEXT NOT NULL DEFAULT 'admins',
     -- The last sequence number given to a message in this chat: seqs are 1, 2, 3...
     last_seq        BIGINT NOT NULL DEFAULT 0,
+    -- How many text messages the chat has had (deleted ones too): see messages.ord.
+    text_count      BIGINT NOT NULL DEFAULT 0,
     last_activity_at TIMESTAMPTZ NOT NULL,
     created_by      TEXT REFERENCES users (id),
     created_at      TIMESTAMPTZ NOT NULL,
@@ -54,6 +56,10 @@ CREATE TABLE messages (
     id         TEXT PRIMARY KEY,
     chat_id    TEXT NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
     seq        BIGINT NOT NULL,
+    -- For text messages, their ordinal among the chat's text messages (1, 2, 3...), so
+    -- an unread count is text_count - ord at my pointer - deleted after it: a few index
+    -- lookups, however many messages are unread. 0 for system messages.
+    ord        BIGINT NOT NULL DEFAULT 0,
     -- NULL for system messages (joined, left, renamed...).
     sender_id  TEXT REFERENCES users (id),
     kind       TEXT NOT NULL,                   -- text | system
@@ -68,6 +74,8 @@ CREATE TABLE messages (
     deleted_at TIMESTAMPTZ,
     UNIQUE (chat_id, seq)
 );
+-- Deleted messages are few: counting those after a read pointer stays cheap.
+CREATE INDEX messages_deleted ON messages (chat_id, seq) WHERE deleted_at IS NOT NULL;
 -- A retried send with the same client_id finds its first message.
 CREATE UNIQUE INDEX messages_client_id ON messages (chat_id, sender_id, client_id) WHERE client_id IS NOT NULL;
 
@@ -80,10 +88,13 @@ CREATE TABLE message_edits (
 );
 CREATE INDEX message_edits_message_id ON message_edits (message_id);
 
--- Who a message mentions (by @username), for mention counts and notifications.
+-- Who a message mentions (by @username), for mention counts and notifications. The
+-- chat and seq are repeated so that "my mentions after my pointer" is one index range.
 CREATE TABLE message_mentions (
     message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
     user_id    TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    chat_id    TEXT NOT NULL,
+    seq        BIGINT NOT NULL,
     PRIMARY KEY (message_id, user_id)
 );
-CREATE INDEX message_mentions_user_id ON message_mentions (user_id);
+CREATE INDEX message_mentions_user_chat_seq ON message_mentions (user_id, chat_id, seq);

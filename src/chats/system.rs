@@ -64,6 +64,7 @@ pub fn message(chat_id: &str, event: SystemEvent, now: DateTime<Utc>) -> Message
         id: new_id(),
         chat_id: chat_id.into(),
         seq: 0,
+        ord: 0,
         sender_id: None,
         kind: "system".into(),
         html: crate::messages::render::escape(&content),

@@ -226,6 +226,7 @@ pub async fn send(
         id: new_id(),
         chat_id: chat.id.clone(),
         seq: 0,
+        ord: 0,
         sender_id: Some(viewer.user_id.clone()),
         kind: "text".into(),
         html: render::to_html(&req.content),
@@ -453,10 +454,7 @@ pub async fn mark_read(
         .db
         .mark_read(&chat.id, &viewer.user_id, req.up_to_seq, now())
         .await?;
-    let unread_count = state
-        .db
-        .unread_count(&chat.id, &viewer.user_id, read_seq)
-        .await?;
+    let unread_count = state.db.unread_count(&chat.id, &viewer.user_id).await?;
     // Others see the pointer move only if this reader shares read receipts; the
     // reader's own devices always do.
     let event = ServerEvent::Read {

@@ -164,6 +164,28 @@ macro_rules! remove_member {
     };
 }
 
+/// Unread messages of member `m` in chat `c`: text messages after the read pointer,
+/// not deleted, from others. Computed from ordinals, not by counting rows, so it costs
+/// a few index lookups however many are unread. (The sender's own messages are never
+/// after their pointer: sending moves it.)
+macro_rules! unread_count_sql {
+    () => {
+        "(c.text_count \
+          - COALESCE((SELECT x.ord FROM messages x WHERE x.chat_id = c.id AND x.seq <= m.read_seq \
+                      AND x.kind = 'text' ORDER BY x.seq DESC LIMIT 1), 0) \
+          - (SELECT COUNT(*) FROM messages d WHERE d.chat_id = c.id AND d.seq > m.read_seq \
+             AND d.deleted_at IS NOT NULL AND d.kind = 'text'))"
+    };
+}
+
+/// Mentions of `$1` in chat `c` after member `m`'s read pointer (one index range).
+macro_rules! mention_count_sql {
+    () => {
+        "(SELECT COUNT(*) FROM message_mentions mm WHERE mm.user_id = $1 AND mm.chat_id = c.id \
+          AND mm.seq > m.read_seq)"
+    };
+}
+
 /// The WHERE of my chat list: my memberships, live chats, not hidden, matching `$2`.
 macro_rules! chat_list_filter {
     () => {
@@ -314,11 +336,11 @@ impl Db {
             chat_columns!("c."),
             ", ",
             member_columns!("m."),
-            ", (SELECT COUNT(*) FROM messages x WHERE x.chat_id = c.id AND x.seq > m.read_seq \
-                 AND x.kind = 'text' AND x.deleted_at IS NULL AND x.sender_id <> $1) AS unread_count, \
-               (SELECT COUNT(*) FROM message_mentions mm JOIN messages x ON x.id = mm.message_id \
-                 WHERE mm.user_id = $1 AND x.chat_id = c.id AND x.seq > m.read_seq AND x.deleted_at IS NULL) \
-                 AS mention_count, \
+            ", ",
+            unread_count_sql!(),
+            " AS unread_count, ",
+            mention_count_sql!(),
+            " AS mention_count, \
                (SELECT o.user_id FROM chat_members o WHERE o.chat_id = c.id AND o.user_id <> $1 \
                  AND c.kind = 'direct' LIMIT 1) AS other_user_id",
             " FROM chat_members m JOIN chats c ON c.id = m.chat_id",
@@ -500,10 +522,12 @@ impl Db {
 
     /// Every live chat of a user, with where it stands for them (for the `ready` frame).
     pub async fn ready_chats(&self, user_id: &str) -> Result<Vec<crate::domain::event::ReadyChat>> {
-        let sql = "SELECT c.id, c.last_seq, m.read_seq, \
-                   (SELECT COUNT(*) FROM messages x WHERE x.chat_id = c.id AND x.seq > m.read_seq \
-                     AND x.kind = 'text' AND x.deleted_at IS NULL AND x.sender_id <> $1) AS unread_count \
-                   FROM chat_members m JOIN chats c ON c.id = m.chat_id WHERE m.user_id = $1 AND c.deleted_at IS NULL";
+        let sql = concat!(
+            "SELECT c.id, c.last_seq, m.read_seq, ",
+            unread_count_sql!(),
+            " AS unread_count FROM chat_members m JOIN chats c ON c.id = m.chat_id \
+             WHERE m.user_id = $1 AND c.deleted_at IS NULL"
+        );
         let rows: Vec<(String, i64, i64, i64)> = on_pool!(&self.read, |p| sqlx::query_as(sql)
             .bind(user_id)
             .fetch_all(p)
@@ -539,14 +563,16 @@ impl Db {
             .await)?)
     }
 
-    /// Unread messages for me in a chat: from others, not deleted, after my pointer.
-    pub async fn unread_count(&self, chat_id: &str, user_id: &str, read_seq: i64) -> Result<i64> {
-        let sql = "SELECT COUNT(*) FROM messages WHERE chat_id = $1 AND seq > $3 AND kind = 'text' \
-                   AND deleted_at IS NULL AND sender_id <> $2";
+    /// My unread messages in a chat (see `unread_count_sql!`).
+    pub async fn unread_count(&self, chat_id: &str, user_id: &str) -> Result<i64> {
+        let sql = concat!(
+            "SELECT ",
+            unread_count_sql!(),
+            " FROM chat_members m JOIN chats c ON c.id = m.chat_id WHERE m.user_id = $1 AND m.chat_id = $2"
+        );
         Ok(on_pool!(&self.read, |p| sqlx::query_scalar(sql)
-            .bind(chat_id)
             .bind(user_id)
-            .bind(read_seq)
+            .bind(chat_id)
             .fetch_one(p)
             .await)?)
     }

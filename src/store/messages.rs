@@ -14,6 +14,8 @@ pub struct MessageRow {
     pub chat_id: String,
     /// Given when the message is appended; 0 before.
     pub seq: i64,
+    /// Text messages: the ordinal among the chat's text messages (for unread counts).
+    pub ord: i64,
     pub sender_id: Option<String>,
     pub kind: String,
     pub content: String,
@@ -55,6 +57,8 @@ macro_rules! message_columns {
             $p,
             "seq, ",
             $p,
+            "ord, ",
+            $p,
             "sender_id, ",
             $p,
             "kind, ",
@@ -86,27 +90,38 @@ macro_rules! message_columns {
 macro_rules! append_messages {
     ($tx:expr, $messages:expr) => {{
         let mut messages: Vec<$crate::store::MessageRow> = $messages;
-        let mut chats: Vec<(String, i64)> = Vec::new();
+        // Per chat: how many messages, of which how many are text.
+        let mut chats: Vec<(String, i64, i64)> = Vec::new();
         for m in &messages {
-            match chats.iter_mut().find(|(id, _)| *id == m.chat_id) {
-                Some((_, n)) => *n += 1,
-                None => chats.push((m.chat_id.clone(), 1)),
+            let text = i64::from(m.kind == "text");
+            match chats.iter_mut().find(|(id, _, _)| *id == m.chat_id) {
+                Some((_, n, t)) => {
+                    *n += 1;
+                    *t += text;
+                }
+                None => chats.push((m.chat_id.clone(), 1, text)),
             }
         }
-        for (chat_id, n) in &chats {
+        for (chat_id, n, texts) in &chats {
             let now = messages.iter().rev().find(|m| m.chat_id == *chat_id).map(|m| m.created_at);
-            let last: i64 = sqlx::query_scalar(
-                "UPDATE chats SET last_seq = last_seq + $2, last_activity_at = $3 WHERE id = $1 RETURNING last_seq",
+            let (last, text_count): (i64, i64) = sqlx::query_as(
+                "UPDATE chats SET last_seq = last_seq + $2, text_count = text_count + $3, last_activity_at = $4 \
+                 WHERE id = $1 RETURNING last_seq, text_count",
             )
             .bind(chat_id)
             .bind(*n)
+            .bind(*texts)
             .bind(now)
             .fetch_one(&mut *$tx)
             .await?;
-            let mut next = last - n + 1;
+            let (mut next, mut next_ord) = (last - n + 1, text_count - texts + 1);
             for m in messages.iter_mut().filter(|m| m.chat_id == *chat_id) {
                 m.seq = next;
                 next += 1;
+                if m.kind == "text" {
+                    m.ord = next_ord;
+                    next_ord += 1;
+                }
             }
         }
         let mut insert = sqlx::QueryBuilder::new(concat!("INSERT INTO messages (", $crate::store::messages::message_columns!(), ") "));
@@ -114,6 +129,7 @@ macro_rules! append_messages {
             row.push_bind(&m.id)
                 .push_bind(&m.chat_id)
                 .push_bind(m.seq)
+                .push_bind(m.ord)
                 .push_bind(&m.sender_id)
                 .push_bind(&m.kind)
                 .push_bind(&m.content)
@@ -269,9 +285,11 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
             for user_id in mentions {
-                sqlx::query("INSERT INTO message_mentions (message_id, user_id) VALUES ($1, $2)")
+                sqlx::query("INSERT INTO message_mentions (message_id, user_id, chat_id, seq) VALUES ($1, $2, $3, $4)")
                     .bind(&message.id)
                     .bind(user_id)
+                    .bind(&message.chat_id)
+                    .bind(message.seq)
                     .execute(&mut *tx)
                     .await?;
             }

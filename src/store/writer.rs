@@ -141,9 +141,14 @@ async fn commit(db: &Db, batch: &[&NewMessage]) -> Result<Vec<Appended>, sqlx::E
         };
         for (message, mentions) in appended.iter().zip(fresh_mentions) {
             for user_id in mentions {
-                sqlx::query("INSERT INTO message_mentions (message_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                    .bind(&message.id)
-                    .bind(user_id)
+                sqlx::query(
+                    "INSERT INTO message_mentions (message_id, user_id, chat_id, seq) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&message.id)
+                .bind(user_id)
+                .bind(&message.chat_id)
+                .bind(message.seq)
                     .execute(&mut *tx)
                     .await?;
             }
