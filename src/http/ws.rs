@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use axum::routing::get;
@@ -26,7 +26,36 @@ const READ_BUFFER: usize = 4 * 1024;
 const MAX_PER_USER: u32 = 20;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/ws", get(upgrade))
+    Router::new()
+        .route("/ws", get(upgrade))
+        .route("/ws/chat/{chat_id}", get(upgrade_chat))
+}
+
+/// The spec's one-chat socket. Authenticated like `/ws`; a non-member is closed with 4403.
+async fn upgrade_chat(
+    State(state): State<AppState>,
+    Path(chat_id): Path<String>,
+    Query(query): Query<WsQuery>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, Error> {
+    check_origin(&state, &headers)?;
+    let token = query.token.ok_or_else(Error::unauthorized)?;
+    let user = auth::authenticate(&state, &token).await?;
+    let member = crate::chats::membership(&state, &user, &chat_id)
+        .await
+        .is_ok();
+    let ws = ws
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(READ_BUFFER)
+        .max_message_size(MAX_MESSAGE);
+    Ok(ws.on_upgrade(move |socket| async move {
+        if member {
+            gateway::run_chat_room(socket, state, user, chat_id).await
+        } else {
+            close_with(socket, close::FORBIDDEN, "not a member").await
+        }
+    }))
 }
 
 #[derive(Deserialize)]

@@ -24,11 +24,12 @@ use crate::state::AppState;
 use crate::store::{Page, now};
 
 /// Close codes: 1012 service restart; 4008 too slow (resume by seq); 4401 not
-/// authenticated; 4403 forbidden; 4429 too many connections.
+/// authenticated; 4403 not a member; 4429 too many connections.
 pub mod close {
     pub const RESTART: u16 = 1012;
     pub const TOO_SLOW: u16 = 4008;
     pub const UNAUTHORIZED: u16 = 4401;
+    pub const FORBIDDEN: u16 = 4403;
     pub const TOO_MANY: u16 = 4429;
 }
 
@@ -373,4 +374,86 @@ fn describe(err: &Error) -> (u16, String) {
 async fn send_event(socket: &mut WebSocket, event: &ServerEvent) -> Result<(), axum::Error> {
     let json = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
     socket.send(Message::Text(json.into())).await
+}
+
+/// The spec's `WS /ws/chat/{chat_id}`: one chat per socket. The client sends text
+/// (plain, or `{"content": ...}`); every member connected there receives each new
+/// message as its JSON, with the spec's `user_id` and `is_read`. Sending goes through
+/// the same use case as everywhere, so the same rules apply.
+pub async fn run_chat_room(
+    mut socket: WebSocket,
+    state: AppState,
+    user: AuthUser,
+    chat_id: String,
+) {
+    let (queue, mut events) = mpsc::channel(QUEUE);
+    let subscriber = Subscriber {
+        queue,
+        too_slow: CancellationToken::new(),
+    };
+    let hub = state.realtime.hub.clone();
+    let id = hub.next_conn_id();
+    // Removal from the chat unsubscribes the user's topic followers; follow it too.
+    hub.subscribe(id, user_topic(&user.user_id), &subscriber);
+    hub.subscribe(id, chat_topic(&chat_id), &subscriber);
+    state.presence.connected(&user.user_id);
+    metrics::gauge!("ws_connections").increment(1.0);
+    let (shutdown, too_slow) = (state.shutdown.clone(), subscriber.too_slow.clone());
+    let close = loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break Some((close::RESTART, "server restarting")),
+            _ = too_slow.cancelled() => break Some((close::TOO_SLOW, "too slow")),
+            frame = socket.recv() => {
+                let text = match frame {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
+                    Some(Ok(_)) => continue,
+                };
+                let content = match serde_json::from_str::<serde_json::Value>(text.as_str()) {
+                    Ok(serde_json::Value::Object(object)) => match object.get("content").and_then(|c| c.as_str()) {
+                        Some(content) => content.to_string(),
+                        None => {
+                            let refusal = serde_json::json!({"error": "expected text or {\"content\": ...}"});
+                            if socket.send(Message::Text(refusal.to_string().into())).await.is_err() { break None; }
+                            continue;
+                        }
+                    },
+                    _ => text.to_string(),
+                };
+                let req = SendMessage { content, client_id: None, reply_to: None };
+                if let Err(err) = messages::send(&state, &user, &chat_id, req).await {
+                    if matches!(err, Error::NotFound(_)) {
+                        break Some((close::FORBIDDEN, "not a member"));
+                    }
+                    let refusal = serde_json::json!({"error": describe(&err).1});
+                    if socket.send(Message::Text(refusal.to_string().into())).await.is_err() { break None; }
+                }
+            }
+            Some(event) = events.recv() => {
+                let Ok(mut value) = serde_json::from_str::<serde_json::Value>(&event.json) else { continue };
+                match value["type"].as_str() {
+                    Some("message.created") if value["message"]["chat_id"] == chat_id.as_str() => {
+                        let mut message = value["message"].take();
+                        message["is_read"] = serde_json::Value::Bool(false);
+                        if socket.send(Message::Text(message.to_string().into())).await.is_err() { break None; }
+                    }
+                    Some("member.removed") if value["user_id"] == user.user_id.as_str() => {
+                        break Some((close::FORBIDDEN, "removed from the chat"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    };
+    hub.disconnect(id);
+    state.presence.disconnected(&user.user_id);
+    metrics::gauge!("ws_connections").decrement(1.0);
+    if let Some((code, reason)) = close {
+        let _ = socket
+            .send(Message::Close(Some(CloseFrame {
+                code,
+                reason: Utf8Bytes::from(reason),
+            })))
+            .await;
+    }
 }

@@ -21,6 +21,7 @@ backend_tests!(
     bad_frames_get_errors_and_the_connection_lives,
     tokens_are_checked_before_or_right_after_the_upgrade,
     shutdown_closes_sockets_with_1012,
+    the_specs_one_chat_socket_delivers_to_every_member_connected_there,
 );
 
 type Socket =
@@ -431,4 +432,60 @@ async fn shutdown_closes_sockets_with_1012(backend: Backend) {
     let (mut a, _) = Client::connect(&app, &alice).await;
     app.stop();
     assert_eq!(a.close_code().await, Some(u16::from(CloseCode::Restart)));
+}
+
+async fn the_specs_one_chat_socket_delivers_to_every_member_connected_there(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let eve = app.user("eve").await;
+    let chat = group(&app, &alice, "Room", &[&bob]).await;
+    let room = |user: &TestUser| format!("ws://{}/ws/chat/{chat}?token={}", app.addr, user.token);
+    let (a, _) = tokio_tungstenite::connect_async(room(&alice))
+        .await
+        .unwrap();
+    let (b, _) = tokio_tungstenite::connect_async(room(&bob)).await.unwrap();
+    let (mut a, mut b) = (Client { socket: a }, Client { socket: b });
+
+    a.socket.send(Message::text("plain hello")).await.unwrap();
+    for client in [&mut a, &mut b] {
+        let message = client.next().await;
+        assert_eq!(message["content"], "plain hello");
+        assert_eq!(message["user_id"], alice.id);
+        assert_eq!(message["chat_id"], chat);
+        assert_eq!(message["is_read"], false);
+        assert!(
+            message["id"].is_string()
+                && message["created_at"].is_string()
+                && message["seq"].is_i64()
+        );
+    }
+    b.send(json!({"content": "json **hello**"})).await;
+    assert_eq!(a.next().await["html"], "<p>json <strong>hello</strong></p>");
+    b.next().await;
+    // Messages sent elsewhere arrive here too.
+    send(&app, &alice, &chat, "from http").await;
+    assert_eq!(b.next().await["content"], "from http");
+    b.send(json!({"nothing": 1})).await;
+    assert!(b.next().await["error"].is_string());
+
+    // Not a member: closed with 4403. No token: 401 before the upgrade.
+    let (e, _) = tokio_tungstenite::connect_async(room(&eve)).await.unwrap();
+    assert_eq!(Client { socket: e }.close_code().await, Some(4403));
+    let refused =
+        tokio_tungstenite::connect_async(format!("ws://{}/ws/chat/{chat}", app.addr)).await;
+    assert!(
+        matches!(refused, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 401)
+    );
+
+    // Removed from the chat: the room closes.
+    app.request(
+        reqwest::Method::DELETE,
+        format!("/chats/{chat}/members/{}", bob.id),
+        Some(&alice.token),
+        None,
+    )
+    .await
+    .expect(204);
+    assert_eq!(b.close_code().await, Some(4403));
 }
