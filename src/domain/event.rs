@@ -17,6 +17,15 @@ pub struct ReadyChat {
     pub unread_count: i64,
 }
 
+/// Someone's status as the receiver may see it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PresenceView {
+    pub user_id: String,
+    pub status: crate::domain::Status,
+    pub status_text: Option<String>,
+    pub last_seen: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// Events the server sends.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(tag = "type")]
@@ -26,7 +35,11 @@ pub enum ServerEvent {
     Ready {
         user_id: String,
         chats: Vec<ReadyChat>,
+        presence: Vec<PresenceView>,
     },
+    /// Someone you may see changed status (online, away, busy, offline).
+    #[serde(rename = "presence")]
+    Presence(PresenceView),
     #[serde(rename = "message.created")]
     MessageCreated { message: MessageView },
     #[serde(rename = "message.updated")]
@@ -98,6 +111,9 @@ pub enum ClientFrame {
     /// The last seq seen per chat: the server replays what came after.
     #[serde(rename = "resume")]
     Resume { chats: HashMap<String, i64> },
+    /// Say you are away (idle) or back (`online`); your chosen status still wins.
+    #[serde(rename = "presence")]
+    Presence { status: crate::domain::Status },
     #[serde(rename = "ping")]
     Ping,
 }

@@ -29,6 +29,24 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/ws", get(upgrade))
         .route("/ws/chat/{chat_id}", get(upgrade_chat))
+        .route("/ws/status", get(upgrade_status))
+}
+
+/// The spec's status socket (`?token=` required).
+async fn upgrade_status(
+    State(state): State<AppState>,
+    Query(query): Query<WsQuery>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, Error> {
+    check_origin(&state, &headers)?;
+    let token = query.token.ok_or_else(Error::unauthorized)?;
+    let user = auth::authenticate(&state, &token).await?;
+    let ws = ws
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(READ_BUFFER)
+        .max_message_size(MAX_MESSAGE);
+    Ok(ws.on_upgrade(move |socket| gateway::run_status(socket, state, user)))
 }
 
 /// The spec's one-chat socket. Authenticated like `/ws`; a non-member is closed with 4403.

@@ -82,6 +82,12 @@ pub async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
     };
     conn.state.realtime.hub.disconnect(conn.id);
     conn.state.presence.disconnected(&conn.user.user_id);
+    // Offline only once the grace time has passed without a reconnect.
+    spawn_announce(
+        &conn.state,
+        &conn.user.user_id,
+        super::presence::GRACE + Duration::from_secs(1),
+    );
     metrics::gauge!("ws_connections").decrement(1.0);
     if let Some((code, reason)) = close {
         let frame = CloseFrame {
@@ -103,10 +109,13 @@ impl Connection {
         for chat in &chats {
             hub.subscribe(self.id, chat_topic(&chat.id), &self.subscriber);
         }
+        let presence = crate::users::visible_presence(&self.state, &self.user).await?;
         let ready = ServerEvent::Ready {
             user_id: self.user.user_id.clone(),
             chats,
+            presence,
         };
+        spawn_announce(&self.state, &self.user.user_id, Duration::ZERO);
         send_event(socket, &ready)
             .await
             .map_err(|_| Error::unauthorized())
@@ -239,6 +248,12 @@ impl Connection {
                     .map(|_| None)
                     .map_err(|e| (e, None))
             }
+            ClientFrame::Presence { status } => {
+                let idle = !matches!(status, crate::domain::Status::Online);
+                state.presence.set_idle(&user.user_id, idle);
+                spawn_announce(state, &user.user_id, Duration::ZERO);
+                Ok(None)
+            }
             ClientFrame::Typing { chat_id } => self
                 .typing(&chat_id)
                 .await
@@ -341,6 +356,88 @@ impl Connection {
             }
         }
         Ok(())
+    }
+}
+
+/// Announces a user's presence after `delay`, off the connection's task.
+fn spawn_announce(state: &AppState, user_id: &str, delay: Duration) {
+    let (state, user_id) = (state.clone(), user_id.to_string());
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        if let Err(err) = crate::users::announce_presence(&state, &user_id).await {
+            tracing::warn!(error = %err, "presence announcement failed");
+        }
+    });
+}
+
+/// The spec's `WS /ws/status`: `{user_id, status, last_seen}` on every change of the
+/// people the user may see; the client may send `{"status": "away"}` (its chosen
+/// status; an invalid one gets `{"error": "invalid status"}`).
+pub async fn run_status(mut socket: WebSocket, state: AppState, user: AuthUser) {
+    let (queue, mut events) = mpsc::channel(QUEUE);
+    let subscriber = Subscriber {
+        queue,
+        too_slow: CancellationToken::new(),
+    };
+    let hub = state.realtime.hub.clone();
+    let id = hub.next_conn_id();
+    hub.subscribe(id, user_topic(&user.user_id), &subscriber);
+    state.presence.connected(&user.user_id);
+    spawn_announce(&state, &user.user_id, Duration::ZERO);
+    metrics::gauge!("ws_connections").increment(1.0);
+    let (shutdown, too_slow) = (state.shutdown.clone(), subscriber.too_slow.clone());
+    let close = loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break Some((close::RESTART, "server restarting")),
+            _ = too_slow.cancelled() => break Some((close::TOO_SLOW, "too slow")),
+            frame = socket.recv() => {
+                let text = match frame {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
+                    Some(Ok(_)) => continue,
+                };
+                #[derive(serde::Deserialize)]
+                struct StatusFrame {
+                    status: crate::domain::Status,
+                }
+                let answer = match serde_json::from_str::<StatusFrame>(text.as_str()) {
+                    Ok(frame) => {
+                        let req = crate::users::StatusUpdate { status: frame.status, status_text: None, expires_at: None };
+                        crate::users::set_status(&state, &user, &user.user_id, req).await.err().map(|e| describe(&e).1)
+                    }
+                    Err(_) => Some("invalid status".to_string()),
+                };
+                if let Some(error) = answer {
+                    let refusal = serde_json::json!({"error": error});
+                    if socket.send(Message::Text(refusal.to_string().into())).await.is_err() { break None; }
+                }
+            }
+            Some(event) = events.recv() => {
+                let Ok(value) = serde_json::from_str::<serde_json::Value>(&event.json) else { continue };
+                if value["type"] == "presence" {
+                    let change = serde_json::json!({
+                        "user_id": value["user_id"], "status": value["status"], "last_seen": value["last_seen"]
+                    });
+                    if socket.send(Message::Text(change.to_string().into())).await.is_err() { break None; }
+                }
+            }
+        }
+    };
+    hub.disconnect(id);
+    state.presence.disconnected(&user.user_id);
+    spawn_announce(
+        &state,
+        &user.user_id,
+        super::presence::GRACE + Duration::from_secs(1),
+    );
+    metrics::gauge!("ws_connections").decrement(1.0);
+    if let Some((code, reason)) = close {
+        let _ = socket
+            .send(Message::Close(Some(CloseFrame {
+                code,
+                reason: Utf8Bytes::from(reason),
+            })))
+            .await;
     }
 }
 

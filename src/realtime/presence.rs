@@ -24,6 +24,8 @@ pub enum Activity {
 }
 
 struct Entry {
+    /// The status last announced to others, so only changes are announced.
+    announced: Option<Status>,
     connections: u32,
     /// When the last connection closed: the user stays around for a short grace time,
     /// so a reconnect does not flap their status.
@@ -35,7 +37,7 @@ struct Entry {
 }
 
 /// How long someone still shows as around after their last connection closed.
-const GRACE: Duration = Duration::from_secs(15);
+pub const GRACE: Duration = Duration::from_secs(15);
 
 pub struct Presence {
     idle_after: Duration,
@@ -62,6 +64,7 @@ impl Presence {
             }
             None => {
                 let entry = Entry {
+                    announced: None,
                     connections: 0,
                     disconnected_at: None,
                     last_active: now.0,
@@ -108,6 +111,32 @@ impl Presence {
             if entry.connections == 0 {
                 entry.disconnected_at = Some(Instant::now());
             }
+        }
+    }
+
+    /// Records `status` as what others now see of the user; false if they saw it already.
+    pub fn changed(&self, user_id: &str, status: Status) -> bool {
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        match users.get_mut(user_id) {
+            Some(entry) if entry.announced == Some(status) => false,
+            Some(entry) => {
+                entry.announced = Some(status);
+                true
+            }
+            None => status != Status::Offline,
+        }
+    }
+
+    /// The client says the user is idle (away) or back.
+    pub fn set_idle(&self, user_id: &str, idle: bool) {
+        if !idle {
+            return self.touch(user_id);
+        }
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = users.get_mut(user_id)
+            && let Some(long_ago) = Instant::now().checked_sub(self.idle_after)
+        {
+            entry.last_active = long_ago;
         }
     }
 

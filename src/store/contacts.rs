@@ -165,6 +165,20 @@ impl Db {
         Ok(ids.into_iter().collect())
     }
 
+    /// Everyone who might see `user_id`'s presence: friends and the members of their
+    /// live chats (blocks and privacy are applied by the caller).
+    pub async fn presence_audience(&self, user_id: &str) -> Result<Vec<String>> {
+        let sql = "SELECT friend_id FROM friendships WHERE user_id = $1 \
+                   UNION \
+                   SELECT o.user_id FROM chat_members me JOIN chat_members o ON o.chat_id = me.chat_id \
+                   JOIN chats c ON c.id = me.chat_id \
+                   WHERE me.user_id = $1 AND o.user_id <> $1 AND c.deleted_at IS NULL";
+        Ok(on_pool!(&self.read, |p| sqlx::query_scalar(sql)
+            .bind(user_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
     pub async fn friends_of(&self, user_id: &str) -> Result<Vec<Since>> {
         let sql = "SELECT friend_id AS user_id, created_at AS since, NULL AS until FROM friendships \
                    WHERE user_id = $1 ORDER BY created_at DESC";

@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthUser;
+use crate::domain::event::{PresenceView, ServerEvent};
 use crate::domain::{Audience, Email, Status, is_id, search_fold};
 use crate::error::{Error, Result};
 use crate::realtime::presence::visible_status;
@@ -481,6 +482,58 @@ pub async fn delete(
     Ok(())
 }
 
+/// Tells everyone who may see `user_id`'s presence (friends, members of shared chats,
+/// as the user's privacy setting allows, never across a block) what it is now, if it
+/// changed. The user's own devices hear it too.
+pub async fn announce_presence(state: &AppState, user_id: &str) -> Result<()> {
+    let Some(row) = state.db.user_by_id(user_id).await? else {
+        return Ok(());
+    };
+    let (chosen, text) = chosen_status(&row);
+    let status = visible_status(chosen, state.presence.activity(user_id));
+    if !state.presence.changed(user_id, status) {
+        return Ok(());
+    }
+    let event = ServerEvent::Presence(PresenceView {
+        user_id: row.id.clone(),
+        status,
+        status_text: text.map(str::to_string),
+        last_seen: state.presence.last_seen(user_id).max(row.last_seen_at),
+    });
+    state.realtime.to_user(user_id, &event);
+    let visibility = Audience::from_stored(&row.presence_visibility);
+    if visibility == Audience::Nobody || row.deleted_at.is_some() {
+        return Ok(());
+    }
+    let friends = state.db.friend_ids(user_id).await?;
+    let blocked = state.db.block_ids(user_id, true).await?;
+    let blocked_by = state.db.block_ids(user_id, false).await?;
+    for viewer in state.db.presence_audience(user_id).await? {
+        let allowed = visibility == Audience::Everyone || friends.contains(&viewer);
+        if allowed && !blocked.contains(&viewer) && !blocked_by.contains(&viewer) {
+            state.realtime.to_user(&viewer, &event);
+        }
+    }
+    Ok(())
+}
+
+/// The presence of everyone `viewer` may see: friends and members of their chats.
+pub async fn visible_presence(state: &AppState, viewer: &AuthUser) -> Result<Vec<PresenceView>> {
+    let ids = state.db.presence_audience(&viewer.user_id).await?;
+    let profiles = crate::contacts::profiles(state, viewer, ids).await?;
+    Ok(profiles
+        .into_values()
+        .filter_map(|p| {
+            Some(PresenceView {
+                status: p.status?,
+                user_id: p.id,
+                status_text: p.status_text,
+                last_seen: p.last_seen,
+            })
+        })
+        .collect())
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatusView {
     pub user_id: String,
@@ -541,5 +594,6 @@ pub async fn set_status(
         .db
         .set_status(&row.id, req.status.as_str(), text, req.expires_at)
         .await?;
+    announce_presence(state, &row.id).await?;
     status(state, viewer, &row.id).await
 }

@@ -22,6 +22,8 @@ backend_tests!(
     tokens_are_checked_before_or_right_after_the_upgrade,
     shutdown_closes_sockets_with_1012,
     the_specs_one_chat_socket_delivers_to_every_member_connected_there,
+    presence_reaches_the_people_who_may_see_it,
+    the_specs_status_socket_reports_changes_and_takes_a_status,
 );
 
 type Socket =
@@ -50,8 +52,28 @@ impl Client {
             .unwrap();
     }
 
-    /// The next JSON event (pings are answered by the library and skipped).
+    /// The next JSON event but presence, which comes and goes as people connect.
     async fn next(&mut self) -> Value {
+        loop {
+            let event = self.next_any().await;
+            if event["type"] != "presence" {
+                return event;
+            }
+        }
+    }
+
+    /// The next presence event about `user_id`.
+    async fn presence_of(&mut self, user_id: &str) -> Value {
+        loop {
+            let event = self.next_any().await;
+            if event["type"] == "presence" && event["user_id"] == user_id {
+                return event;
+            }
+        }
+    }
+
+    /// The next JSON event of any kind (pings are answered by the library and skipped).
+    async fn next_any(&mut self) -> Value {
         loop {
             let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
                 .await
@@ -81,7 +103,9 @@ impl Client {
         let quiet = tokio::time::timeout(Duration::from_millis(300), async {
             loop {
                 match self.socket.next().await {
-                    Some(Ok(Message::Text(text))) => return Some(text.to_string()),
+                    Some(Ok(Message::Text(text))) if !text.contains("\"type\":\"presence\"") => {
+                        return Some(text.to_string());
+                    }
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
                     _ => continue,
                 }
@@ -488,4 +512,119 @@ async fn the_specs_one_chat_socket_delivers_to_every_member_connected_there(back
     .await
     .expect(204);
     assert_eq!(b.close_code().await, Some(4403));
+}
+
+async fn presence_reaches_the_people_who_may_see_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let stranger = app.user("stranger").await;
+    direct(&app, &alice, &bob).await;
+    let (mut b, _) = Client::connect(&app, &bob).await;
+    let (mut s, _) = Client::connect(&app, &stranger).await;
+    let (mut a, ready) = Client::connect(&app, &alice).await;
+    // Alice's ready frame lists Bob's presence; Bob hears Alice come online... she was
+    // already around (she just logged in), so he hears her next change instead.
+    let bobs = ready["presence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["user_id"] == bob.id)
+        .cloned()
+        .unwrap();
+    assert_eq!(bobs["status"], "online");
+    let busy = json!({"status": "busy", "status_text": "deep work"});
+    app.request(
+        reqwest::Method::PUT,
+        "/users/me/status",
+        Some(&alice.token),
+        Some(busy),
+    )
+    .await
+    .expect(200);
+    let event = loop {
+        let event = b.presence_of(&alice.id).await;
+        if event["status"] == "busy" {
+            break event;
+        }
+    };
+    assert_eq!(event["status_text"], "deep work");
+    loop {
+        if a.presence_of(&alice.id).await["status"] == "busy" {
+            break; // her own devices hear it
+        }
+    }
+    s.silent().await; // a stranger shares no chat and is no friend
+
+    // Privacy: nobody sees it.
+    let hidden = json!({"privacy": {"presence": "nobody"}});
+    app.request(
+        reqwest::Method::PUT,
+        "/users/me",
+        Some(&alice.token),
+        Some(hidden),
+    )
+    .await
+    .expect(200);
+    app.request(
+        reqwest::Method::PUT,
+        "/users/me/status",
+        Some(&alice.token),
+        Some(json!({"status": "away"})),
+    )
+    .await
+    .expect(200);
+    let heard = tokio::time::timeout(Duration::from_millis(500), b.presence_of(&alice.id)).await;
+    assert!(heard.is_err(), "hidden presence was sent: {heard:?}");
+    // Saying "away" over the socket is idle, not a chosen status.
+    a.send(json!({"type": "presence", "status": "online"}))
+        .await;
+    a.send(json!({"type": "presence", "status": "asleep"}))
+        .await;
+    assert_eq!(a.next_of("error").await["code"], 422);
+}
+
+async fn the_specs_status_socket_reports_changes_and_takes_a_status(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    crate::users::befriend(&app, &alice, &bob).await;
+    let (socket, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/ws/status?token={}",
+        app.addr, bob.token
+    ))
+    .await
+    .unwrap();
+    let mut b = Client { socket };
+    app.request(
+        reqwest::Method::PUT,
+        "/users/me/status",
+        Some(&alice.token),
+        Some(json!({"status": "away"})),
+    )
+    .await
+    .expect(200);
+    let change = loop {
+        let change = b.next().await;
+        if change["user_id"] == alice.id {
+            break change;
+        }
+    };
+    assert_eq!(change["status"], "away");
+    assert!(change.get("last_seen").is_some());
+    assert!(change.get("type").is_none(), "the spec's plain shape");
+    b.send(json!({"status": "sleeping"})).await;
+    assert_eq!(b.next().await, json!({"error": "invalid status"}));
+    b.send(json!({"status": "busy"})).await;
+    let mine = loop {
+        let change = b.next().await;
+        if change["user_id"] == bob.id {
+            break change;
+        }
+    };
+    assert_eq!(mine["status"], "busy");
+    let refused = tokio_tungstenite::connect_async(format!("ws://{}/ws/status", app.addr)).await;
+    assert!(
+        matches!(refused, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 401)
+    );
 }
