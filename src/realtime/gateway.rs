@@ -48,9 +48,9 @@ struct Connection {
     user: AuthUser,
     id: ConnId,
     subscriber: Subscriber,
-    /// Per chat, the highest seq this connection has sent: live copies at or below it
-    /// were replayed by a resume already.
-    delivered: HashMap<String, i64>,
+    /// Per chat, which messages this connection has sent, so that a resume and the
+    /// live stream never send one twice, and a resume never skips one.
+    delivered: HashMap<String, Delivered>,
     blocked: HashSet<String>,
     last_typing: HashMap<String, Instant>,
 }
@@ -191,12 +191,14 @@ impl Connection {
         {
             return Ok(());
         }
-        if let Some((chat_id, seq)) = &event.message_seq {
-            let seen = self.delivered.entry(chat_id.clone()).or_insert(0);
-            if *seq <= *seen {
-                return Ok(());
-            }
-            *seen = *seq;
+        if let Some((chat_id, seq)) = &event.message_seq
+            && !self
+                .delivered
+                .entry(chat_id.clone())
+                .or_default()
+                .first_time(*seq)
+        {
+            return Ok(());
         }
         metrics::histogram!("ws_publish_to_send_seconds").record(event.at.elapsed().as_secs_f64());
         metrics::counter!("ws_events_sent_total").increment(1);
@@ -265,8 +267,7 @@ impl Connection {
             Ok(Some(event)) => {
                 if let Some((chat_id, seq)) = event_message(&event) {
                     // Our own ack counts as delivered: its live copy is not sent again.
-                    let seen = self.delivered.entry(chat_id).or_insert(0);
-                    *seen = (*seen).max(seq);
+                    self.delivered.entry(chat_id).or_default().first_time(seq);
                 }
                 send_event(socket, &event).await
             }
@@ -346,13 +347,12 @@ impl Connection {
             let views = messages::views_of(&self.state, &self.user, rows)
                 .await
                 .unwrap_or_default();
+            let delivered = self.delivered.entry(chat_id.clone()).or_default();
+            delivered.client_has_up_to(last_seq);
             for message in views {
-                let seen = self.delivered.entry(chat_id.clone()).or_insert(0);
-                if message.seq <= *seen {
-                    continue;
+                if delivered.first_time(message.seq) {
+                    send_event(socket, &ServerEvent::MessageCreated { message }).await?;
                 }
-                *seen = message.seq;
-                send_event(socket, &ServerEvent::MessageCreated { message }).await?;
             }
         }
         Ok(())
@@ -438,6 +438,43 @@ pub async fn run_status(mut socket: WebSocket, state: AppState, user: AuthUser) 
                 reason: Utf8Bytes::from(reason),
             })))
             .await;
+    }
+}
+
+/// The messages of one chat this connection has sent (or the client said it has):
+/// every seq up to `upto`, and the scattered ones above it in `above`.
+#[derive(Default)]
+struct Delivered {
+    upto: i64,
+    above: std::collections::BTreeSet<i64>,
+}
+
+impl Delivered {
+    /// The client has every message up to `seq` (it said so in a resume).
+    fn client_has_up_to(&mut self, seq: i64) {
+        self.upto = self.upto.max(seq);
+        self.compact();
+    }
+
+    /// Records `seq` as sent; false if it was already.
+    fn first_time(&mut self, seq: i64) -> bool {
+        if seq <= self.upto || !self.above.insert(seq) {
+            return false;
+        }
+        self.compact();
+        // Live messages on a chat that was never resumed leave a gap below them; keep
+        // the record bounded by forgetting the oldest (a resume re-sends nothing newer).
+        while self.above.len() > 4096 {
+            self.above.pop_first();
+        }
+        true
+    }
+
+    fn compact(&mut self) {
+        while self.above.first().is_some_and(|s| *s <= self.upto + 1) {
+            let s = self.above.pop_first().unwrap_or_default();
+            self.upto = self.upto.max(s);
+        }
     }
 }
 

@@ -278,6 +278,18 @@ async fn resume_replays_what_was_missed_without_gap_or_duplicate(backend: Backen
     assert_eq!(seqs, vec![2, 3, 4, 5], "no gap, no duplicate");
     b.silent().await;
 
+    // A live message that arrives before the resume is asked for does not hide the
+    // older ones the resume must replay.
+    drop(b);
+    send(&app, &alice, &chat, "missed while away").await; // seq 6
+    let (mut b, _) = Client::connect(&app, &bob).await;
+    send(&app, &alice, &chat, "live before resume").await; // seq 7
+    assert_eq!(b.next_of("message.created").await["message"]["seq"], 7);
+    b.send(json!({"type": "resume", "chats": {chat.clone(): 5}}))
+        .await;
+    assert_eq!(b.next_of("message.created").await["message"]["seq"], 6);
+    b.silent().await;
+
     // Too much missed (over 500 messages): the client is told to reload the chat.
     let path = format!("/chats/{chat}/messages");
     let sends = (0..501).map(|i| {

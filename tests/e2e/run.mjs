@@ -1,5 +1,8 @@
 // run.mjs — the web client end to end: starts the server binary, drives two people in Debian's
 // chromium (playwright-core, no browser download), and saves screenshots of the main screens.
+// Realtime: typing hints, read receipts from `read` events, a message missed while offline that
+// comes by resume after the reconnect, no polling while the socket is up, and nothing twice.
+// Any console error, page error or CSP violation in a page fails the run.
 //
 //   node tests/e2e/run.mjs          (BLOCKCHAT_BIN overrides the server binary)
 
@@ -33,6 +36,9 @@ const PASSWORD = 'correct horse battery';
 const STEP_TIMEOUT = 15_000;
 
 const errors = [];
+/** Only while the test itself stops the server: the browser logs each refused reconnect attempt. */
+let serverDown = false;
+const refusedSocket = /^WebSocket connection to '[^']*' failed: .*net::ERR_CONNECTION_REFUSED/;
 let server;
 let browser;
 let dataDir;
@@ -49,9 +55,10 @@ function freePort() {
   });
 }
 
-async function startServer() {
-  const port = await freePort();
-  dataDir = mkdtempSync(join(tmpdir(), 'blockchat-e2e-'));
+/** Starts the server; again on the same port and data with `port` (a restart). */
+async function startServer(port) {
+  port ??= await freePort();
+  dataDir ??= mkdtempSync(join(tmpdir(), 'blockchat-e2e-'));
   server = spawn(BIN, ['serve', '--bind', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log', 'warn'], {
     env: {
       ...process.env,
@@ -62,7 +69,9 @@ async function startServer() {
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  server.on('exit', (code) => code && console.error(`server exited with ${code}`));
+  const self = server;
+  self.on('exit', (code) => code && console.error(`server exited with ${code}`));
+  self.exited = new Promise((resolve) => self.on('exit', resolve));
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     try {
@@ -84,18 +93,79 @@ async function step(name, fn) {
   console.log(`ok (${Date.now() - started} ms)`);
 }
 
-async function newPerson(base, name, options = {}) {
+async function newPerson(base, name, options = {}, initScript = null) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options });
   context.setDefaultTimeout(STEP_TIMEOUT);
+  if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
+  // What came over the WebSocket(s): per frame, which socket (1, 2, ...), its type and message id.
+  const person = { context, page, name, sockets: [], frames: [], requests: [] };
   page.on('pageerror', (e) => errors.push(`${name}: page error: ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) errors.push(`${name}: console: ${m.text()}`);
+    const expected = /Failed to load resource/.test(m.text()) || (serverDown && refusedSocket.test(m.text()));
+    if (m.type() === 'error' && !expected) errors.push(`${name}: console: ${m.text()}`);
     if (/Content Security Policy/i.test(m.text())) errors.push(`${name}: CSP: ${m.text()}`);
+    if (/^realtime:/.test(m.text())) errors.push(`${name}: ${m.text()}`);
+  });
+  page.on('request', (r) => person.requests.push(r.url()));
+  page.on('websocket', (ws) => {
+    person.sockets.push(ws.url());
+    const sock = person.sockets.length;
+    ws.on('framereceived', ({ payload }) => {
+      let e;
+      try {
+        e = JSON.parse(String(payload));
+      } catch {
+        return;
+      }
+      person.frames.push({ sock, type: e.type, id: e.message?.id, event: e });
+    });
   });
   await page.goto(`${base}/`);
-  return { context, page, name };
+  return person;
 }
+
+/** Fails if the same message came twice over the sockets, or shows twice in the page. */
+async function nothingTwice(person) {
+  const seen = new Set();
+  for (const f of person.frames) {
+    if (f.type !== 'message.created' && f.type !== 'ack') continue;
+    if (seen.has(f.id)) throw new Error(`${person.name} received message ${f.id} twice over the socket`);
+    seen.add(f.id);
+  }
+  const ids = await person.page.locator('.msg[data-id]').evaluateAll((els) => els.map((e) => e.dataset.id));
+  const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
+  if (twice.length) throw new Error(`${person.name}'s page shows ${twice.join(', ')} twice`);
+}
+
+const chatIdOf = (page) => new URL(page.url()).hash.split('/')[2];
+
+/** A stand-in Notification that records what it is asked, and a tab we can call hidden (headless tabs are always visible). */
+function fakeNotifications() {
+  window.__notes = [];
+  window.__asked = 0;
+  window.__hidden = false;
+  class FakeNotification {
+    static permission = 'default';
+    static async requestPermission() {
+      window.__asked++;
+      FakeNotification.permission = 'granted';
+      return 'granted';
+    }
+    constructor(title, options) {
+      window.__notes.push({ title, body: options?.body });
+    }
+    close() {}
+  }
+  window.Notification = FakeNotification;
+  Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => (window.__hidden ? 'hidden' : 'visible') });
+}
+
+const setHidden = (page, hidden) =>
+  page.evaluate((hidden) => {
+    window.__hidden = hidden;
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
 
 async function register(page, username, displayName) {
   await page.getByRole('link', { name: 'Create an account' }).click();
@@ -120,7 +190,7 @@ async function main() {
   });
 
   const alice = await newPerson(base, 'alice');
-  const bob = await newPerson(base, 'bob');
+  const bob = await newPerson(base, 'bob', {}, fakeNotifications);
   const A = alice.page;
   const B = bob.page;
 
@@ -201,6 +271,129 @@ async function main() {
     await B.locator('.msg.theirs', { hasText: '(edited)' }).locator('.edited').waitFor();
   });
 
+  await step('the socket is up: authenticated by its first frame, and no polling', async () => {
+    for (const p of [alice, bob]) {
+      if (!p.sockets.length) throw new Error(`${p.name} opened no WebSocket`);
+      if (p.sockets.some((u) => /token/i.test(u))) throw new Error(`${p.name}'s socket URL carries the token`);
+      if (!p.frames.some((f) => f.type === 'ready')) throw new Error(`${p.name} got no ready frame`);
+    }
+    await A.waitForTimeout(500);
+    const before = [alice.requests.length, bob.requests.length];
+    await A.waitForTimeout(3500);
+    const made = [alice.requests.slice(before[0]), bob.requests.slice(before[1])].flat();
+    if (made.length) throw new Error(`HTTP requests while idle with the socket up (polling?): ${made.join(', ')}`);
+  });
+
+  await step('bob sees alice typing; the hint ends after ~5 s, or at once with her message', async () => {
+    const box = A.getByLabel('Message', { exact: true });
+    const hint = B.locator('.typing-line', { hasText: 'Alice Liddell is typing…' });
+    await box.pressSequentially('Just a sec', { delay: 15 });
+    await hint.waitFor();
+    const shown = Date.now();
+    await shot(B, '07-typing.png');
+    await chatRow(B, 'Alice Liddell').locator('.preview.typing').waitFor();
+    await box.fill('');
+    await hint.waitFor({ state: 'hidden', timeout: 8000 });
+    const lasted = Date.now() - shown;
+    if (lasted < 3000) throw new Error(`the typing hint went after ${lasted} ms, not ~5 s`);
+    if (await A.locator('.typing-line', { hasText: 'typing' }).count()) throw new Error('alice sees her own typing hint');
+    await box.pressSequentially('Here it is', { delay: 15 });
+    await hint.waitFor();
+    await box.press('Enter');
+    await B.locator('.msg.theirs .body', { hasText: 'Here it is' }).waitFor();
+    await hint.waitFor({ state: 'hidden', timeout: 1000 });
+  });
+
+  await step('receipts turn to read per message, from read events', async () => {
+    const chatId = chatIdOf(A);
+    await B.getByRole('link', { name: /People/ }).click();
+    await B.locator('section.chat').waitFor({ state: 'detached' });
+    const box = A.getByLabel('Message', { exact: true });
+    for (const text of ['First of two', 'Second of two']) {
+      await box.fill(text);
+      await box.press('Enter');
+      await A.locator('.msg.own', { hasText: text }).locator('[data-receipt="sent"]').waitFor();
+    }
+    const first = A.locator('.msg.own', { hasText: 'First of two' });
+    const second = A.locator('.msg.own', { hasText: 'Second of two' });
+    const seq = Number(await first.getAttribute('data-seq'));
+    const readsBefore = alice.frames.filter((f) => f.type === 'read').length;
+    // Bob has read the first only (his pointer moves by HTTP; alice hears of it over her socket).
+    await B.evaluate(
+      async ({ chatId, seq }) => {
+        const { access_token } = JSON.parse(localStorage.getItem('blockchat.session') || sessionStorage.getItem('blockchat.session'));
+        const r = await fetch(`/chats/${chatId}/messages/read`, { method: 'PUT', headers: { 'content-type': 'application/json', authorization: `Bearer ${access_token}` }, body: JSON.stringify({ up_to_seq: seq }) });
+        if (!r.ok) throw new Error(`marking read: ${r.status}`);
+      },
+      { chatId, seq }
+    );
+    await first.locator('[data-receipt="read"]').waitFor();
+    await second.locator('[data-receipt="sent"]').waitFor();
+    const reads = alice.frames.filter((f) => f.type === 'read').slice(readsBefore);
+    if (!reads.some((f) => f.event.read_seq === seq && f.event.chat_id === chatId)) throw new Error('alice got no read event for bob');
+    await chatRow(B, 'Alice Liddell').click();
+    await B.locator('.msg.theirs', { hasText: 'Second of two' }).waitFor();
+    await second.locator('[data-receipt="read"]').waitFor();
+    await first.locator('[data-receipt="read"]').waitFor();
+  });
+
+  const away = `While you were away ${Date.now() % 100000}`;
+  await step('a message sent while bob is offline arrives by resume after he reconnects', async () => {
+    const socketsBefore = bob.sockets.length;
+    await bob.context.setOffline(true);
+    await B.locator('.banner', { hasText: 'Reconnecting' }).waitFor();
+    const box = A.getByLabel('Message', { exact: true });
+    await box.fill(away);
+    await box.press('Enter');
+    await A.locator('.msg.own', { hasText: away }).locator('[data-receipt="sent"]').waitFor();
+    // Bob writes too: it cannot go out yet, and says so.
+    const bobBox = B.getByLabel('Message', { exact: true });
+    await bobBox.fill('Sent from the tunnel');
+    await bobBox.press('Enter');
+    await B.locator('.msg.own.failed', { hasText: 'Sent from the tunnel' }).waitFor();
+    await shot(B, '08-reconnecting.png');
+    await B.waitForTimeout(500);
+    if (await B.locator('.msg', { hasText: away }).count()) throw new Error('the message reached bob while he was offline');
+    await bob.context.setOffline(false);
+    await B.locator('.msg.theirs .body', { hasText: away }).waitFor();
+    await B.locator('.banner').waitFor({ state: 'hidden' });
+    const id = await B.locator('.msg.theirs', { hasText: away }).getAttribute('data-id');
+    if (!bob.frames.some((f) => f.sock > socketsBefore && f.type === 'message.created' && f.id === id)) throw new Error('the missed message did not come over the new socket (resume)');
+    await A.locator('.msg.theirs .body', { hasText: 'Sent from the tunnel' }).waitFor();
+    await B.locator('.msg.own', { hasText: 'Sent from the tunnel' }).locator('[data-receipt="read"]').waitFor();
+    await A.locator('.msg.own', { hasText: away }).locator('[data-receipt="read"]').waitFor();
+  });
+
+  await step('nothing arrived twice', async () => {
+    await A.waitForTimeout(300);
+    for (const p of [alice, bob]) await nothingTwice(p);
+    for (const [page, text] of [[B, away], [A, 'Sent from the tunnel'], [B, 'Sent from the tunnel'], [A, 'Here it is'], [B, 'Here it is']]) {
+      const n = await page.locator('.msg', { hasText: text }).count();
+      if (n !== 1) throw new Error(`“${text}” shows ${n} times`);
+    }
+  });
+
+  await step('notifications: asked for from settings only, shown while the tab is hidden', async () => {
+    if ((await B.evaluate(() => window.__asked)) !== 0) throw new Error('notification permission was asked for on load');
+    await B.getByRole('link', { name: 'Settings' }).click();
+    const toggle = B.getByLabel('Show a notification for new messages');
+    await toggle.check();
+    if ((await B.evaluate(() => window.__asked)) !== 1) throw new Error('the toggle did not ask for permission');
+    await chatRow(B, 'Alice Liddell').click();
+    await B.locator('.msg.theirs', { hasText: away }).waitFor();
+    await setHidden(B, true);
+    const box = A.getByLabel('Message', { exact: true });
+    await box.fill('Are you **there**?');
+    await box.press('Enter');
+    await B.locator('.msg.theirs', { hasText: 'Are you there?' }).waitFor();
+    await A.waitForTimeout(200);
+    const notes = await B.evaluate(() => window.__notes);
+    if (notes.length !== 1 || notes[0].title !== 'Alice Liddell' || notes[0].body !== 'Are you there?') throw new Error(`unexpected notifications: ${JSON.stringify(notes)}`);
+    await A.locator('.msg.own', { hasText: 'Are you there?' }).locator('[data-receipt="sent"]').waitFor();
+    await setHidden(B, false);
+    await A.locator('.msg.own', { hasText: 'Are you there?' }).locator('[data-receipt="read"]').waitFor();
+  });
+
   await step('screens: chat list with the chat view', async () => {
     await A.waitForTimeout(300);
     await shot(A, '02-chat.png');
@@ -271,10 +464,100 @@ async function main() {
     await dark.context.close();
   });
 
+  await step('still nothing twice after the group and the reload', async () => {
+    for (const p of [alice, bob]) await nothingTwice(p);
+  });
+
+  await step('the server restarts (1012): both reconnect, and a send made meanwhile goes out', async () => {
+    const port = new URL(base).port;
+    const aSockets = alice.sockets.length;
+    const bSockets = bob.sockets.length;
+    serverDown = true;
+    server.kill('SIGTERM');
+    await server.exited;
+    await A.locator('.banner', { hasText: 'Reconnecting' }).waitFor();
+    await B.locator('.banner', { hasText: 'Reconnecting' }).waitFor();
+    const box = A.getByLabel('Message', { exact: true });
+    await box.fill('Sent while the server was down');
+    await box.press('Enter');
+    await A.locator('.msg.own.failed', { hasText: 'Sent while the server was down' }).waitFor();
+    await startServer(Number(port));
+    await A.locator('.banner').waitFor({ state: 'hidden' });
+    await B.locator('.banner').waitFor({ state: 'hidden' });
+    serverDown = false;
+    if (alice.sockets.length <= aSockets || bob.sockets.length <= bSockets) throw new Error('no new sockets after the restart');
+    await A.locator('.msg.own', { hasText: 'Sent while the server was down' }).locator('[data-receipt="sent"]').waitFor();
+    await chatRow(B, 'Alice Liddell').locator('.badge', { hasText: '1' }).waitFor();
+    await chatRow(B, 'Alice Liddell').click();
+    await B.locator('.msg.theirs', { hasText: 'Sent while the server was down' }).waitFor();
+    await A.locator('.msg.own', { hasText: 'Sent while the server was down' }).locator('[data-receipt="read"]').waitFor();
+    for (const p of [alice, bob]) await nothingTwice(p);
+  });
+
+  await step('a send the server refuses (error event) shows as not sent, with Retry', async () => {
+    const bobId = bob.frames.find((f) => f.type === 'ready').event.user_id;
+    const call = (method, path) =>
+      A.evaluate(
+        async ({ method, path }) => {
+          const { access_token } = JSON.parse(localStorage.getItem('blockchat.session') || sessionStorage.getItem('blockchat.session'));
+          const r = await fetch(path, { method, headers: { authorization: `Bearer ${access_token}` } });
+          if (!r.ok) throw new Error(`${method} ${path}: ${r.status}`);
+        },
+        { method, path }
+      );
+    await call('POST', `/users/${bobId}/block`);
+    const box = B.getByLabel('Message', { exact: true });
+    await box.fill('Can you hear me?');
+    await box.press('Enter');
+    const failed = B.locator('.msg.own.failed', { hasText: 'Can you hear me?' });
+    await failed.locator('.send-failed', { hasText: 'You cannot message this person' }).getByRole('button', { name: 'Retry' }).waitFor();
+    if (!bob.frames.some((f) => f.type === 'error' && f.event.client_id && f.event.code === 403)) throw new Error('no error event for the refused send');
+    await failed.getByRole('button', { name: 'Discard' }).click();
+    await failed.waitFor({ state: 'detached' });
+    await call('DELETE', `/users/${bobId}/block`);
+    if (await A.locator('.msg', { hasText: 'Can you hear me?' }).count()) throw new Error('the refused message reached alice');
+  });
+
+  await step('over 500 missed while offline: resync, and the newest page comes', async () => {
+    const chatId = chatIdOf(A);
+    await bob.context.setOffline(true);
+    await B.locator('.banner', { hasText: 'Reconnecting' }).waitFor();
+    const { access_token: token } = JSON.parse(await A.evaluate(() => localStorage.getItem('blockchat.session') || sessionStorage.getItem('blockchat.session')));
+    const post = (content) =>
+      fetch(`${base}/chats/${chatId}/messages`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ content }) }).then((r) => {
+        if (!r.ok) throw new Error(`POST: ${r.status}`);
+      });
+    for (let i = 1; i <= 500; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => post(`Burst ${i + j}`)));
+    await post('Burst the last');
+    const resyncs = bob.frames.filter((f) => f.type === 'resync').length;
+    await bob.context.setOffline(false);
+    await B.locator('.msg.theirs .body', { hasText: 'Burst the last' }).waitFor();
+    await B.locator('.banner').waitFor({ state: 'hidden' });
+    if (bob.frames.filter((f) => f.type === 'resync').length !== resyncs + 1) throw new Error('no resync frame');
+    await A.locator('.msg.own .body', { hasText: 'Burst the last' }).waitFor();
+    for (const p of [alice, bob]) await nothingTwice(p);
+  });
+
   await step('the sessions list shows both of alice’s devices', async () => {
     await A.getByRole('link', { name: 'Settings' }).click();
     await A.locator('.session').nth(1).waitFor();
     await A.locator('.session', { hasText: 'this device' }).waitFor();
+  });
+
+  await step('a session ended elsewhere logs that device out (its socket closes with 4401)', async () => {
+    const laptop = await newPerson(base, 'alice-laptop');
+    await laptop.page.getByLabel('Username or email').fill('alice');
+    await laptop.page.getByLabel('Password').fill(PASSWORD);
+    await laptop.page.getByRole('button', { name: 'Log in' }).click();
+    await chatRow(laptop.page, 'Weekend plans').waitFor();
+    await A.getByRole('link', { name: /People/ }).click();
+    await A.getByRole('link', { name: 'Settings' }).click();
+    await A.locator('.session').nth(2).waitFor();
+    await A.getByRole('button', { name: 'Log out other devices' }).click();
+    await A.locator('.toast', { hasText: 'Logged out' }).waitFor();
+    // Idle, the laptop makes no HTTP calls: the socket's heartbeat (every 20 s) finds the session gone.
+    await laptop.page.getByRole('heading', { name: 'Log in' }).waitFor({ timeout: 30_000 });
+    await laptop.context.close();
   });
 
   if (errors.length) throw new Error(`the browser reported errors:\n  ${errors.join('\n  ')}`);

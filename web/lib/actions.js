@@ -5,6 +5,14 @@ import * as store from './store.js';
 import { state, emit } from './store.js';
 
 const PAGE = 50;
+/** How long a message sent over the socket waits for its `ack` before it shows as not sent. */
+const ACK_WAIT = 15_000;
+
+/** realtime.js sets this while its socket is up: send(frame) → whether the frame went out; readyAt, when it got `ready`. */
+let socket = null;
+export function useSocket(s) {
+  socket = s;
+}
 
 export function newClientId() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
@@ -36,6 +44,16 @@ export async function loadChats() {
   const page = await api.get('/chats?limit=100');
   store.setChats(page.items);
   return page;
+}
+
+let chatsTimer = null;
+/** One GET /chats for a burst of events that each would want one. */
+export function loadChatsSoon(ms = 250) {
+  if (chatsTimer) return;
+  chatsTimer = setTimeout(() => {
+    chatsTimer = null;
+    loadChats().catch(() => {});
+  }, ms);
 }
 
 export const searchChats = (q) => api.get(api.query('/chats', { q, limit: 50 }));
@@ -70,6 +88,7 @@ export async function updateChat(chatId, body) {
 export async function updateMySettings(chatId, body) {
   const me = await api.put(`/chats/${chatId}/settings`, body);
   store.patchChat(chatId, me);
+  loadChatsSoon(); // pinned and archived move it in the list (no event tells of my own settings)
   const d = state.details.get(chatId);
   if (d) store.setDetails({ ...d, me: { ...d.me, ...me } });
   return me;
@@ -106,12 +125,22 @@ export async function removeMember(chatId, userId) {
 /** The newest page, once per chat; later pages come from loadOlder and fetchNewer. */
 export async function loadInitial(chatId) {
   const l = store.log(chatId);
-  if (l.loaded) return;
+  if (l.loaded) {
+    // Missed while the socket was down and this chat was closed: edits and deletions (new messages came by resume).
+    if (l.stale) {
+      l.stale = false;
+      await refreshRecent(chatId);
+    }
+    return;
+  }
+  const asked = Date.now();
   const page = await api.get(`/chats/${chatId}/messages?limit=${PAGE}`);
   l.loaded = true;
   l.hasOlder = page.length > 0 && page[0].seq > 1;
   store.upsertMessages(chatId, page);
   store.touch(chatId);
+  // The socket came up while this page was on its way: what was sent in between came by neither.
+  if (socket && socket.readyAt > asked) await fetchAfter(chatId, page.at(-1)?.seq || 0);
 }
 
 export async function loadOlder(chatId) {
@@ -130,11 +159,34 @@ export async function loadOlder(chatId) {
   }
 }
 
-/** New messages, and edits or deletions among the last few (polling cannot see those otherwise). */
+/** After `resync` (too much missed to replay): the newest page again. With a gap to what is loaded, the older part is dropped (scrolling up loads it again). */
+export async function reloadNewest(chatId) {
+  const page = await api.get(`/chats/${chatId}/messages?limit=${PAGE}`);
+  const l = store.log(chatId);
+  if (!l.loaded || (page.length && page[0].seq > store.newestSeq(chatId) + 1)) {
+    l.byId.clear();
+    l.hasOlder = page.length > 0 && page[0].seq > 1;
+  }
+  l.loaded = true;
+  l.stale = false;
+  store.upsertMessages(chatId, page);
+  store.touch(chatId);
+}
+
+/** New messages, and edits or deletions among the last few (after the socket was down: those are not replayed). */
 export async function fetchNewer(chatId, overlap = 20) {
   const l = store.log(chatId);
   if (!l.loaded) return loadInitial(chatId);
-  let after = Math.max(0, store.newestSeq(chatId) - overlap);
+  return fetchAfter(chatId, Math.max(0, store.newestSeq(chatId) - overlap));
+}
+
+/** The newest `n` messages held, again: edits and deletions are not replayed by resume. */
+export async function refreshRecent(chatId, n = 20) {
+  const after = Math.max(0, store.newestSeq(chatId) - n);
+  store.upsertMessages(chatId, await api.get(`/chats/${chatId}/messages?after=${after}&limit=${n}`));
+}
+
+async function fetchAfter(chatId, after) {
   for (let i = 0; i < 10; i++) {
     const page = await api.get(`/chats/${chatId}/messages?after=${after}&limit=100`);
     store.upsertMessages(chatId, page);
@@ -167,22 +219,64 @@ export function sendMessage(chatId, content, replyTo = null) {
   return deliver(chatId, temp);
 }
 
+/** Over the socket when it is open (the answer comes as `ack` or `error`), else by HTTP. Sends are idempotent by client_id. */
 export async function deliver(chatId, temp) {
   temp.failed = false;
   temp.error = null;
+  temp.retryable = false;
+  clearTimeout(temp.ackTimer);
   store.touch(chatId);
-  try {
-    const m = await api.post(`/chats/${chatId}/messages`, { content: temp.content, client_id: temp.client_id, reply_to: temp.reply_to });
-    store.upsertMessages(chatId, [m]);
-    store.patchChat(chatId, { last_message: m, last_seq: Math.max(m.seq, store.chatById(chatId)?.last_seq || 0), last_activity_at: m.created_at });
-    return m;
-  } catch (e) {
-    if (!store.log(chatId).pending.has(temp.client_id)) return null; // the poll brought it in meanwhile
-    temp.failed = true;
-    temp.error = e.message;
-    store.touch(chatId);
+  const frame = { type: 'message.send', chat_id: chatId, content: temp.content, client_id: temp.client_id, reply_to: temp.reply_to || null };
+  if (socket?.send(frame)) {
+    temp.via = 'ws';
+    temp.ackTimer = setTimeout(() => sendFailed(chatId, temp, 'No answer from the server', true), ACK_WAIT);
     return null;
   }
+  temp.via = 'http';
+  try {
+    const m = await api.post(`/chats/${chatId}/messages`, { content: temp.content, client_id: temp.client_id, reply_to: temp.reply_to });
+    committed(m);
+    return m;
+  } catch (e) {
+    sendFailed(chatId, temp, e.message, e.status === 0 || e.status === 429 || e.status >= 500);
+    return null;
+  }
+}
+
+/** My message is in (an `ack`, or the HTTP answer): it replaces the optimistic copy. */
+export function committed(m) {
+  const l = state.logs.get(m.chat_id);
+  const temp = m.client_id && l?.pending.get(m.client_id);
+  if (temp) clearTimeout(temp.ackTimer);
+  if (l) store.upsertMessages(m.chat_id, [m]);
+  if (!store.noteNewMessage(m)) loadChatsSoon();
+}
+
+function sendFailed(chatId, temp, message, retryable) {
+  clearTimeout(temp.ackTimer);
+  if (!store.log(chatId).pending.has(temp.client_id)) return; // it came in meanwhile
+  temp.via = null;
+  temp.failed = true;
+  temp.error = message;
+  temp.retryable = retryable;
+  store.touch(chatId);
+}
+
+/** An `error` event for a message.send: that send failed (Retry shows). Whether it was one of ours. */
+export function refused(clientId, code, detail) {
+  for (const [chatId, l] of state.logs) {
+    const temp = l.pending.get(clientId);
+    if (temp) {
+      sendFailed(chatId, temp, detail, code === 429 || code >= 500);
+      return true;
+    }
+  }
+  return false;
+}
+
+/** The socket closed: sends still waiting for their ack go again by HTTP (harmless if they were committed). */
+export function socketClosed() {
+  for (const [chatId, l] of state.logs) for (const m of l.pending.values()) if (m.via === 'ws' && !m.failed) deliver(chatId, m);
 }
 
 export function discardPending(chatId, clientId) {
@@ -190,9 +284,9 @@ export function discardPending(chatId, clientId) {
   store.touch(chatId);
 }
 
-/** Retry every failed send (after the connection comes back). */
+/** Retry the sends that failed for want of a connection (after it comes back). */
 export function retryFailed() {
-  for (const [chatId, l] of state.logs) for (const m of l.pending.values()) if (m.failed) deliver(chatId, m);
+  for (const [chatId, l] of state.logs) for (const m of l.pending.values()) if (m.failed && m.retryable) deliver(chatId, m);
 }
 
 export async function editMessage(chatId, messageId, content) {
@@ -227,23 +321,28 @@ export async function markRead(chatId) {
   }
 }
 
-/** Whether others have read my newest message: one read-status call for the open chat. */
+/**
+ * Where others' read pointers stand, for the receipts of the loaded messages (on opening a chat,
+ * and after the socket was down; `read` events keep them current after that). One read-status
+ * call for my newest message; if not everyone has read it, a binary search over my earlier ones.
+ */
 export async function refreshReceipts(chatId) {
   const l = store.log(chatId);
-  const mine = store.messages(chatId).filter((m) => !m.pending && m.sender_id === state.me.id && m.type === 'text');
-  const last = mine.at(-1);
-  if (!last || last.seq <= l.readAll) return;
-  const rs = await readStatus(chatId, last.id);
-  let changed = false;
-  if (rs.read_by.length && !rs.unread_by.length && l.readAll < last.seq) {
-    l.readAll = last.seq;
-    changed = true;
+  const open = store.messages(chatId).filter((m) => !m.pending && !m.deleted && m.sender_id === state.me.id && m.type === 'text' && m.seq > l.readAll);
+  if (!open.length) return;
+  const allRead = async (m) => {
+    const rs = await readStatus(chatId, m.id);
+    store.noteReadStatus(chatId, m.seq, rs);
+    return rs.read_by.length > 0 && rs.unread_by.length === 0;
+  };
+  if ((await allRead(open.at(-1))) || !l.sharers?.size) return;
+  let lo = Math.max(0, open.length - 64);
+  let hi = open.length - 2;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (await allRead(open[mid])) lo = mid + 1;
+    else hi = mid - 1;
   }
-  if (rs.read_by.length && l.readSome < last.seq) {
-    l.readSome = last.seq;
-    changed = true;
-  }
-  if (changed) store.touch(chatId);
 }
 
 // People and contacts

@@ -156,6 +156,13 @@ export async function request(method, path, body) {
   }
 }
 
+/** An access token good for at least `minValidMs` more (refreshed first if not), or null once logged out. For the WebSocket. */
+export async function freshToken(minValidMs = 60_000) {
+  if (!session) return null;
+  if (session.expires_at - Date.now() < minValidMs) await refresh();
+  return session?.access_token || null;
+}
+
 export const get = (path) => request('GET', path);
 export const post = (path, body = {}) => request('POST', path, body);
 export const put = (path, body = {}) => request('PUT', path, body);

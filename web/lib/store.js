@@ -1,7 +1,8 @@
 // store.js — the client's state in one place, and who to tell when a part of it changes.
 //
 // Topics: 'me', 'chats' (the list), 'chat:<id>' (details and members), 'log:<id>' (messages),
-// 'users' (profiles learned anywhere), 'contacts' (friends, requests, blocks, mutes), 'open'.
+// 'users' (profiles learned anywhere), 'contacts' (friends, requests, blocks, mutes), 'open',
+// 'online' (the realtime connection is up or down), 'typing' (payload: the chat id).
 
 export const state = {
   me: null,
@@ -13,6 +14,7 @@ export const state = {
   contacts: { friends: null, incoming: null, outgoing: null, blocked: null, muted: null },
   openChatId: null,
   online: true,
+  typing: new Map(), // chat id → Map(user id → when the "is typing" hint ends, ms)
 };
 
 /** JSON for change detection: `last_seen` moves on every poll while someone is active, and nothing shown depends on it then. */
@@ -45,6 +47,8 @@ export function reset() {
   state.users.clear();
   state.contacts = { friends: null, incoming: null, outgoing: null, blocked: null, muted: null };
   state.openChatId = null;
+  state.online = true;
+  state.typing.clear();
 }
 
 // People
@@ -65,7 +69,22 @@ export const userById = (id) => (id === state.me?.id ? state.me : state.users.ge
 
 // Chats
 
+/** GET /chats's order: pinned first, then the most recent activity. */
+const chatOrder = (a, b) => Number(!!b.pinned) - Number(!!a.pinned) || Date.parse(b.last_activity_at) - Date.parse(a.last_activity_at) || (a.id < b.id ? -1 : 1);
+
 export function setChats(items) {
+  // A list fetched just before a live event may land after it: keep what is newer here.
+  const known = new Map(state.chats.map((c) => [c.id, c]));
+  let merged = false;
+  items = items.map((c) => {
+    const k = known.get(c.id);
+    let out = c;
+    if (k && (k.last_seq || 0) > (c.last_seq || 0)) out = { ...out, last_message: k.last_message, last_seq: k.last_seq, last_activity_at: k.last_activity_at, unread_count: k.unread_count, mention_count: k.mention_count };
+    if (k && (k.read_seq || 0) > (out.read_seq || 0)) out = { ...out, read_seq: k.read_seq, unread_count: k.unread_count, mention_count: k.mention_count };
+    merged ||= out !== c;
+    return out;
+  });
+  if (merged) items.sort(chatOrder);
   const sig = stable(items);
   state.chats = items;
   rememberUsers(items.map((c) => c.other_user).filter(Boolean));
@@ -76,11 +95,43 @@ export function setChats(items) {
 
 export const chatById = (id) => state.chats.find((c) => c.id === id) || null;
 
-/** Change one chat summary locally (after a call that the next poll will confirm). */
+/** Change one chat summary locally (after a call, or from a realtime event). */
 export function patchChat(id, patch) {
   const i = state.chats.findIndex((c) => c.id === id);
   if (i < 0) return;
   state.chats = state.chats.map((c, j) => (j === i ? { ...c, ...patch } : c));
+  state.chatsSig = stable(state.chats);
+  emit('chats');
+}
+
+/** A new message in a chat of the list: preview, time, unread and mention counts, order. Dedupes by seq. */
+export function noteNewMessage(m) {
+  const c = chatById(m.chat_id);
+  if (!c || m.seq <= (c.last_seq || 0)) return !!c;
+  const fromOther = m.sender_id && m.sender_id !== state.me?.id;
+  const unread = fromOther && m.type === 'text' && m.seq > (c.read_seq || 0);
+  const mentioned = unread && (m.mentions || []).includes(state.me?.id);
+  const next = {
+    ...c,
+    last_message: m,
+    last_seq: m.seq,
+    last_activity_at: Date.parse(m.created_at) > Date.parse(c.last_activity_at) ? m.created_at : c.last_activity_at,
+    unread_count: (c.unread_count || 0) + (unread ? 1 : 0),
+    mention_count: (c.mention_count || 0) + (mentioned ? 1 : 0),
+  };
+  state.chats = state.chats.map((x) => (x.id === c.id ? next : x)).sort(chatOrder);
+  state.chatsSig = stable(state.chats);
+  emit('chats');
+  return true;
+}
+
+/** Forget a chat I left, was removed from, or that was deleted. */
+export function dropChat(id) {
+  state.details.delete(id);
+  state.logs.delete(id);
+  state.typing.delete(id);
+  if (!chatById(id)) return;
+  state.chats = state.chats.filter((c) => c.id !== id);
   state.chatsSig = stable(state.chats);
   emit('chats');
 }
@@ -107,6 +158,9 @@ export function log(chatId) {
       loadingOlder: false,
       readAll: 0, // every other member (who shares receipts) has read up to this seq
       readSome: 0, // at least one has
+      readers: new Map(), // user id → the highest read seq known of them (from read-status and `read` events)
+      sharers: null, // Set of the other members who share read receipts, once read-status told us
+      stale: false, // the socket was down while this log was not open: fetch what changed when it opens
       sorted: null,
     };
     state.logs.set(chatId, l);
@@ -165,6 +219,64 @@ export function oldestSeq(chatId) {
 export function findMessage(chatId, id) {
   const l = log(chatId);
   return l.byId.get(id) || [...l.pending.values()].find((m) => m.id === id) || null;
+}
+
+// Read receipts. My messages show ✓✓ up to readAll (every other member who shares receipts
+// has read it) and a lighter ✓✓ up to readSome; both only ever move forward.
+
+/** Someone's read pointer moved (a `read` event: sent only for people who share receipts). */
+export function noteReader(chatId, userId, seq) {
+  const l = log(chatId);
+  if ((l.readers.get(userId) || 0) < seq) l.readers.set(userId, seq);
+  if (l.sharers && !l.sharers.has(userId)) l.sharers.add(userId);
+  recomputeReceipts(chatId);
+}
+
+/** A read-status answer for one of my messages: who shares receipts, and who is at least that far. */
+export function noteReadStatus(chatId, seq, rs) {
+  const l = log(chatId);
+  l.sharers = new Set([...rs.read_by.map((r) => r.user_id), ...rs.unread_by]);
+  for (const r of rs.read_by) if ((l.readers.get(r.user_id) || 0) < seq) l.readers.set(r.user_id, seq);
+  recomputeReceipts(chatId);
+}
+
+export function recomputeReceipts(chatId) {
+  const l = log(chatId);
+  const me = state.me?.id;
+  const members = state.details.get(chatId)?.members.map((m) => m.user.id).filter((id) => id !== me);
+  let who = l.sharers ? [...l.sharers] : members || [...l.readers.keys()];
+  if (members) who = who.filter((id) => members.includes(id));
+  if (!who.length) return;
+  const seqs = who.map((id) => l.readers.get(id) || 0);
+  const all = Math.max(l.readAll, Math.min(...seqs));
+  const some = Math.max(l.readSome, Math.max(...seqs));
+  if (all === l.readAll && some === l.readSome) return;
+  l.readAll = all;
+  l.readSome = some;
+  touch(chatId);
+}
+
+// Typing hints
+
+export function setTyping(chatId, userId, until) {
+  if (!state.typing.has(chatId)) state.typing.set(chatId, new Map());
+  state.typing.get(chatId).set(userId, until);
+  emit('typing', chatId);
+}
+
+export function clearTyping(chatId, userId) {
+  const m = state.typing.get(chatId);
+  if (!m?.delete(userId)) return;
+  if (!m.size) state.typing.delete(chatId);
+  emit('typing', chatId);
+}
+
+/** Who is typing in a chat now (user ids). */
+export function typingIn(chatId) {
+  const m = state.typing.get(chatId);
+  if (!m) return [];
+  const now = Date.now();
+  return [...m].filter(([, until]) => until > now).map(([id]) => id);
 }
 
 export function setContacts(part, list) {

@@ -31,8 +31,9 @@ export function mountChat(pane, chatId) {
   const items = h('div', { class: 'items' });
   const list = h('div', { class: 'messages', role: 'log', 'aria-label': 'Messages', tabindex: '0' }, older, items);
   const jump = h('button', { type: 'button', class: 'jump', hidden: true, 'aria-label': 'Jump to the newest message' }, icon('down'), h('span', {}));
+  const typingLine = h('div', { class: 'typing-line', role: 'status', 'aria-live': 'polite' });
   const composerHost = h('div', { class: 'composer-host' });
-  const section = h('section', { class: 'chat', 'aria-label': 'Chat' }, header, h('div', { class: 'chat-body' }, list, jump), composerHost);
+  const section = h('section', { class: 'chat', 'aria-label': 'Chat' }, header, h('div', { class: 'chat-body' }, list, typingLine, jump), composerHost);
   const drawer = h('aside', { class: 'drawer', 'aria-label': 'Chat info', hidden: true });
   replace(pane, h('div', { class: 'chat-layout' }, section, drawer));
 
@@ -305,6 +306,12 @@ export function mountChat(pane, chatId) {
     if (l.loaded && l.hasOlder && !l.loadingOlder && list.scrollHeight <= list.clientHeight + 50) actions.loadOlder(chatId).catch(() => {});
   }
 
+  // A burst of events (a replay after reconnecting) renders once per frame, not once per message.
+  let frame = 0;
+  function renderSoon() {
+    if (!frame) frame = requestAnimationFrame(() => ((frame = 0), render()));
+  }
+
   function updateJump() {
     const bottom = atBottom();
     const unread = chatSummary()?.unread_count || 0;
@@ -314,6 +321,11 @@ export function mountChat(pane, chatId) {
 
   function maybeMarkRead() {
     if (document.visibilityState === 'visible' && atBottom() && store.log(chatId).loaded) actions.markRead(chatId);
+  }
+
+  function renderTyping() {
+    const names = store.typingIn(chatId).map(nameById);
+    typingLine.textContent = !names.length ? '' : names.length === 1 ? `${names[0]} is typing…` : names.length === 2 ? `${names[0]} and ${names[1]} are typing…` : 'Several people are typing…';
   }
 
   function toggleInfo() {
@@ -355,10 +367,11 @@ export function mountChat(pane, chatId) {
   document.addEventListener('visibilitychange', onVisible);
 
   const offs = [
-    on(`log:${chatId}`, render),
+    on(`log:${chatId}`, renderSoon),
     on(`chat:${chatId}`, () => (renderHeader(), composer.refresh(), render())),
     on('chats', () => (renderHeader(), updateJump())),
-    on('users', () => (renderHeader(), render())),
+    on('users', () => (renderHeader(), render(), renderTyping())),
+    on('typing', (id) => id === chatId && renderTyping()),
   ];
 
   async function load() {
@@ -374,6 +387,7 @@ export function mountChat(pane, chatId) {
       }
       render();
       realtime.kick();
+      actions.refreshReceipts(chatId).catch(() => {});
     } catch (e) {
       if (e.status === 404) {
         toast('That chat is gone, or you are no longer in it.', 'error');
@@ -382,6 +396,7 @@ export function mountChat(pane, chatId) {
     }
   }
   load();
+  renderTyping();
   composer.focus();
 
   return {
@@ -400,6 +415,7 @@ export function mountChat(pane, chatId) {
     },
     destroy() {
       destroyed.v = true;
+      cancelAnimationFrame(frame);
       info?.destroy();
       composer.destroy();
       offs.forEach((off) => off());

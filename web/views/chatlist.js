@@ -3,7 +3,7 @@
 import * as actions from '../lib/actions.js';
 import { h, reconcile, debounce } from '../lib/dom.js';
 import { icon } from '../lib/icons.js';
-import { state, on, stable } from '../lib/store.js';
+import { state, on, stable, typingIn } from '../lib/store.js';
 import { chatTitle, eventUserIds, listTime, messagePreview, otherUser } from '../lib/format.js';
 import { avatar } from '../lib/ui.js';
 
@@ -20,7 +20,7 @@ export function mountChatList(side) {
   let results = null; // search results, or null when not searching
   let showArchived = false;
 
-  const sig = (c) => stable([c, chatTitle(c), otherUser(c)?.status, active === c.id, messagePreview(c.last_message, c)]);
+  const sig = (c) => stable([c, chatTitle(c), otherUser(c)?.status, active === c.id, messagePreview(c.last_message, c), typingIn(c.id).length > 0]);
 
   function render() {
     const source = results ?? state.chats;
@@ -65,7 +65,7 @@ export function mountChatList(side) {
             muted ? h('span', { class: 'mark', title: 'Muted' }, icon('bellOff')) : null,
             h('time', { class: 'chat-time', datetime: c.last_activity_at }, listTime(c.last_message?.created_at || c.last_activity_at))
           ),
-          h('span', { class: 'chat-row-bottom' }, h('span', { class: 'preview' }, messagePreview(c.last_message, c)), badges)
+          h('span', { class: 'chat-row-bottom' }, typingIn(c.id).length ? h('span', { class: 'preview typing' }, 'typing…') : h('span', { class: 'preview' }, messagePreview(c.last_message, c)), badges)
         )
       )
     );
@@ -114,7 +114,7 @@ export function mountChatList(side) {
     links[Math.max(0, Math.min(links.length - 1, i + (e.key === 'ArrowDown' ? 1 : -1)))].focus();
   });
 
-  const offs = [on('chats', () => (results && search.value.trim() ? runSearch() : render())), on('users', render)];
+  const offs = [on('chats', () => (results && search.value.trim() ? runSearch() : render())), on('users', render), on('typing', render)];
   actions.loadChats().catch(() => {});
   render();
 

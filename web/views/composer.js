@@ -113,7 +113,10 @@ export function mountComposer(host, chatId, { onSent }) {
   }
 
   function onInput() {
-    if (mode?.kind !== 'edit') drafts.set(chatId, textarea.value);
+    if (mode?.kind !== 'edit') {
+      drafts.set(chatId, textarea.value);
+      if (textarea.value.trim()) realtime.typing(chatId);
+    }
     grow();
     const q = mentionQuery();
     const members = state.details.get(chatId)?.members || [];

@@ -8,6 +8,7 @@ import { icon } from '../lib/icons.js';
 import { ago, fullTime, nameOf } from '../lib/format.js';
 import { avatar, busy, confirm, field, prompt, select, showFormError, setTitle, toast } from '../lib/ui.js';
 import { statusForm } from './profile.js';
+import * as notify from '../lib/notify.js';
 
 function section(title, ...children) {
   return h('section', { class: 'settings-section', 'aria-label': title }, h('h2', {}, title), children);
@@ -48,6 +49,7 @@ export function mountSettings(pane) {
       section('Status', statusForm()),
       section('Profile', profileForm(me)),
       section('Privacy', privacyForm(me)),
+      section('Notifications', notificationsToggle()),
       section(
         'Devices',
         h('p', { class: 'muted' }, 'Where you are logged in. End a session to log that device out.'),
@@ -102,6 +104,34 @@ export function mountSettings(pane) {
         toast('Privacy saved', 'ok');
       }
     );
+  }
+
+  /** Browser notifications: the permission prompt comes from this click, never on load. */
+  function notificationsToggle() {
+    const note = h('p', { class: 'muted small' });
+    const box = h('input', { type: 'checkbox', name: 'notify', checked: notify.enabled(), disabled: !notify.supported() });
+    const explain = () => {
+      const p = notify.permission();
+      note.textContent =
+        p === 'unsupported'
+          ? 'This browser cannot show notifications.'
+          : p === 'denied'
+            ? 'The browser blocks notifications for this site: allow them in its site settings first.'
+            : 'For new messages while Block Chat is in the background. Muted chats and people stay quiet.';
+    };
+    box.addEventListener('change', async () => {
+      if (!box.checked) {
+        notify.disable();
+        return explain();
+      }
+      const p = await notify.enable();
+      box.checked = p === 'granted';
+      if (box.checked) actions.loadMuted().catch(() => {});
+      if (p !== 'granted') toast(p === 'denied' ? 'Notifications are blocked in the browser settings.' : 'Notifications were not allowed.', 'error');
+      explain();
+    });
+    explain();
+    return h('div', { class: 'stack' }, h('label', { class: 'check' }, box, h('span', {}, 'Show a notification for new messages')), note);
   }
 
   function passwordForm() {

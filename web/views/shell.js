@@ -1,6 +1,7 @@
 // views/shell.js — the signed-in layout: sidebar (me, actions, chat list) and the main pane the route picks.
 
 import * as actions from '../lib/actions.js';
+import * as realtime from '../lib/realtime.js';
 import { h, replace } from '../lib/dom.js';
 import { icon } from '../lib/icons.js';
 import { state, on } from '../lib/store.js';
@@ -17,7 +18,12 @@ export function mountShell(root) {
   const meButton = h('button', { type: 'button', class: 'me-button', 'aria-label': 'Your status' });
   const requestsBadge = h('span', { class: 'badge', hidden: true });
   const peopleLink = h('a', { href: '#/people', class: 'icon-btn', 'aria-label': 'People', title: 'People and friend requests' }, icon('users'), requestsBadge);
-  const offlineBanner = h('div', { class: 'banner', role: 'status', hidden: true }, 'Reconnecting… messages you send will go out when the connection is back.');
+  const offlineBanner = h(
+    'div',
+    { class: 'banner', role: 'status', hidden: true },
+    'Reconnecting… messages you send will go out when the connection is back.',
+    h('button', { type: 'button', class: 'link', onclick: () => realtime.kick() }, 'Try now')
+  );
   const side = h(
     'aside',
     { class: 'sidebar', 'aria-label': 'Chats' },
