@@ -74,6 +74,7 @@ impl App {
         let Self { state, listener } = self;
         let handle: Handle<SocketAddr> = Handle::new();
         let janitor = tokio::spawn(janitor(state.clone()));
+        tokio::spawn(crate::realtime::presence::sweep(state.clone()));
         tokio::spawn({
             let (handle, shutdown) = (handle.clone(), state.shutdown.clone());
             let grace = Duration::from_secs(state.config.shutdown_grace_secs);

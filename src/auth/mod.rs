@@ -293,7 +293,7 @@ pub async fn authenticate(state: &AppState, bearer: &str) -> Result<AuthUser> {
     if user_id != claims.sub {
         return Err(Error::unauthorized());
     }
-    state.presence.touch(&user_id);
+    users::note_activity(state, &user_id);
     Ok(AuthUser {
         user_id,
         session_id: claims.sid,
@@ -310,11 +310,20 @@ pub async fn logout(state: &AppState, auth: &AuthUser) -> Result<()> {
         .db
         .delete_session(&auth.user_id, &auth.session_id)
         .await?;
+    sessions_ended(state, &auth.user_id);
     Ok(())
 }
 
 pub async fn logout_all(state: &AppState, auth: &AuthUser) -> Result<()> {
-    state.db.delete_sessions_of(&auth.user_id).await
+    state.db.delete_sessions_of(&auth.user_id).await?;
+    sessions_ended(state, &auth.user_id);
+    Ok(())
+}
+
+/// Sockets of ended sessions close now, not at their next heartbeat.
+pub fn sessions_ended(state: &AppState, user_id: &str) {
+    let event = crate::domain::event::ServerEvent::SessionsChanged;
+    state.realtime.to_user(user_id, &event);
 }
 
 pub async fn sessions(state: &AppState, auth: &AuthUser) -> Result<Vec<SessionInfo>> {
@@ -338,6 +347,7 @@ pub async fn end_session(state: &AppState, auth: &AuthUser, session_id: &str) ->
     if !state.db.delete_session(&auth.user_id, session_id).await? {
         return Err(Error::NotFound("Session not found".into()));
     }
+    sessions_ended(state, &auth.user_id);
     Ok(())
 }
 
@@ -370,7 +380,9 @@ pub async fn change_password(
     state
         .db
         .set_password(&user.id, &hash, Some(&auth.session_id), now())
-        .await
+        .await?;
+    sessions_ended(state, &user.id);
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -469,6 +481,7 @@ pub async fn reset_password(state: &AppState, req: ResetPasswordRequest) -> Resu
         .await?
         .ok_or_else(invalid)?;
     state.db.set_password(&user_id, &hash, None, now()).await?;
+    sessions_ended(state, &user_id);
     tracing::info!(%user_id, "password reset");
     Ok(())
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthUser;
+use crate::domain::event::ServerEvent;
 use crate::domain::{is_id, new_id};
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -170,6 +171,7 @@ pub async fn send_request(
             .db
             .make_friends(&viewer.user_id, &other.id, now, None)
             .await?;
+        announce_friends(state, &viewer.user_id, &other.id);
         return request_view(state, viewer, theirs, RequestState::Accepted).await;
     }
     let row = FriendRequestRow {
@@ -179,6 +181,13 @@ pub async fn send_request(
         created_at: now,
     };
     state.db.insert_friend_request(&row).await?;
+    let event = ServerEvent::FriendRequest {
+        request_id: row.id.clone(),
+        from_user_id: row.from_user_id.clone(),
+        to_user_id: row.to_user_id.clone(),
+    };
+    state.realtime.to_user(&row.to_user_id, &event);
+    state.realtime.to_user(&row.from_user_id, &event);
     request_view(state, viewer, row, RequestState::Pending).await
 }
 
@@ -261,6 +270,7 @@ pub async fn accept(state: &AppState, viewer: &AuthUser, request_id: &str) -> Re
     {
         return Err(Error::NotFound("Friend request not found".into()));
     }
+    announce_friends(state, &row.to_user_id, &row.from_user_id);
     let entry = Since {
         user_id: row.from_user_id,
         since: now,
@@ -280,6 +290,7 @@ pub async fn decline(state: &AppState, viewer: &AuthUser, request_id: &str) -> R
         ));
     }
     state.db.delete_friend_request(&row.id).await?;
+    announce_request_gone(state, &row);
     Ok(())
 }
 
@@ -291,6 +302,7 @@ pub async fn cancel(state: &AppState, viewer: &AuthUser, request_id: &str) -> Re
         ));
     }
     state.db.delete_friend_request(&row.id).await?;
+    announce_request_gone(state, &row);
     Ok(())
 }
 
@@ -303,13 +315,61 @@ pub async fn unfriend(state: &AppState, viewer: &AuthUser, user_id: &str) -> Res
     if !is_id(user_id) || !state.db.delete_friendship(&viewer.user_id, user_id).await? {
         return Err(Error::NotFound("Not friends with this user".into()));
     }
+    announce_unfriended(state, &viewer.user_id, user_id);
     Ok(())
 }
 
 /// Blocks someone: friendship and pending requests end; see the module docs.
 pub async fn block(state: &AppState, viewer: &AuthUser, user_id: &str) -> Result<()> {
     let other = other_person(state, viewer, user_id, "user_id").await?;
-    state.db.block(&viewer.user_id, &other.id, now()).await
+    let was_friend = state
+        .db
+        .relation(&viewer.user_id, &other.id)
+        .await?
+        .is_friend;
+    let mut pending = Vec::new();
+    for (from, to) in [(&viewer.user_id, &other.id), (&other.id, &viewer.user_id)] {
+        pending.extend(state.db.friend_request_between(from, to).await?);
+    }
+    state.db.block(&viewer.user_id, &other.id, now()).await?;
+    if was_friend {
+        announce_unfriended(state, &viewer.user_id, &other.id);
+    }
+    for request in &pending {
+        announce_request_gone(state, request);
+    }
+    Ok(())
+}
+
+/// Both people's devices hear of a new friendship.
+fn announce_friends(state: &AppState, a: &str, b: &str) {
+    let to = |whom: &str, other: &str| {
+        let event = ServerEvent::FriendAdded {
+            user_id: other.to_string(),
+        };
+        state.realtime.to_user(whom, &event);
+    };
+    to(a, b);
+    to(b, a);
+}
+
+fn announce_unfriended(state: &AppState, a: &str, b: &str) {
+    let to = |whom: &str, other: &str| {
+        let event = ServerEvent::FriendRemoved {
+            user_id: other.to_string(),
+        };
+        state.realtime.to_user(whom, &event);
+    };
+    to(a, b);
+    to(b, a);
+}
+
+fn announce_request_gone(state: &AppState, row: &FriendRequestRow) {
+    let event = ServerEvent::FriendRequestRemoved {
+        request_id: row.id.clone(),
+    };
+    state.realtime.to_user(&row.from_user_id, &event);
+    state.realtime.to_user(&row.to_user_id, &event);
 }
 
 pub async fn unblock(state: &AppState, viewer: &AuthUser, user_id: &str) -> Result<()> {

@@ -71,6 +71,30 @@ pub enum ServerEvent {
     },
     #[serde(rename = "member.removed")]
     MemberRemoved { chat_id: String, user_id: String },
+    /// A friend request to you, or from you (to your other devices): reload requests.
+    #[serde(rename = "friend.request")]
+    FriendRequest {
+        request_id: String,
+        from_user_id: String,
+        to_user_id: String,
+    },
+    /// A pending request was declined or cancelled.
+    #[serde(rename = "friend.request.removed")]
+    FriendRequestRemoved { request_id: String },
+    /// You and `user_id` are now friends.
+    #[serde(rename = "friend.added")]
+    FriendAdded { user_id: String },
+    /// You and `user_id` are no longer friends (unfriended or blocked).
+    #[serde(rename = "friend.removed")]
+    FriendRemoved { user_id: String },
+    /// Someone's profile changed (name, avatar, bio, or the account was deleted):
+    /// reload it with `GET /users/{id}`.
+    #[serde(rename = "user.updated")]
+    UserUpdated { user_id: String },
+    /// One or more of your sessions ended (logout, password change): a socket of an
+    /// ended session is closed with 4401 at once; others may reload their sessions.
+    #[serde(rename = "sessions.changed")]
+    SessionsChanged,
     /// The answer to a `message.send`: the committed message.
     #[serde(rename = "ack")]
     Ack {

@@ -22,6 +22,7 @@ use crate::error::Error;
 use crate::messages::{self, MarkRead, SendMessage};
 use crate::state::AppState;
 use crate::store::{Page, now};
+use crate::users;
 
 /// Close codes: 1012 service restart; 4008 too slow (resume by seq); 4401 not
 /// authenticated; 4403 not a member; 4429 too many connections.
@@ -40,14 +41,117 @@ const RESUME_MAX: i64 = 500;
 const HEARTBEAT: Duration = Duration::from_secs(20);
 /// A peer silent for this long (no frame, no pong) is gone.
 const DEAD_AFTER: Duration = Duration::from_secs(60);
+/// How long the closing handshake may take before the socket is simply dropped.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// At most one typing event per user and chat this often.
 const TYPING_EVERY: Duration = Duration::from_secs(3);
 
-struct Connection {
+/// What every kind of connection shares: its place in the hub and its queue, and
+/// the bookkeeping (presence, metrics, close frame) when it opens and closes.
+struct Link {
     state: AppState,
-    user: AuthUser,
+    user_id: String,
+    session_id: String,
     id: ConnId,
     subscriber: Subscriber,
+}
+
+impl Link {
+    /// Opens a link following the user's own topic; the receiver is its queue.
+    fn open(state: &AppState, user: &AuthUser) -> (Self, mpsc::Receiver<Arc<Published>>) {
+        let (queue, events) = mpsc::channel(QUEUE);
+        let user_id = &user.user_id;
+        let link = Self {
+            state: state.clone(),
+            user_id: user_id.to_string(),
+            session_id: user.session_id.clone(),
+            id: state.realtime.hub.next_conn_id(),
+            subscriber: Subscriber {
+                queue,
+                too_slow: CancellationToken::new(),
+            },
+        };
+        metrics::gauge!("ws_connections").increment(1.0);
+        state.presence.connected(user_id);
+        link.follow(user_topic(user_id));
+        users::announce_later(state, user_id, Duration::ZERO);
+        (link, events)
+    }
+
+    fn follow(&self, topic: String) {
+        self.state
+            .realtime
+            .hub
+            .subscribe(self.id, topic, &self.subscriber);
+    }
+
+    /// Why the connection must end now, whatever else is going on: the server is
+    /// stopping, or this reader fell too far behind.
+    async fn ended(&self) -> (u16, &'static str) {
+        tokio::select! {
+            _ = self.state.shutdown.cancelled() => (close::RESTART, "server restarting"),
+            _ = self.subscriber.too_slow.cancelled() => (close::TOO_SLOW, "too slow: reconnect and resume"),
+        }
+    }
+
+    /// Whether the session this socket was opened with has ended (logout, password
+    /// change, deletion). A database error is not taken as an ending.
+    async fn session_ended(&self) -> bool {
+        matches!(
+            self.state
+                .db
+                .live_session_user(&self.session_id, now())
+                .await,
+            Ok(None)
+        )
+    }
+
+    /// The close to send when `event` says sessions ended and this one is among them.
+    async fn ended_by(&self, event: &Published) -> Option<(u16, &'static str)> {
+        if event.checks_session && self.session_ended().await {
+            return Some((close::UNAUTHORIZED, "session ended"));
+        }
+        None
+    }
+
+    /// Leaves the hub, tells presence (offline only once the grace time has passed
+    /// without a reconnect), and sends the close frame, if any.
+    async fn close(self, socket: &mut WebSocket, close: Option<(u16, &'static str)>) {
+        self.state.realtime.hub.disconnect(self.id);
+        self.state.presence.disconnected(&self.user_id);
+        users::announce_later(
+            &self.state,
+            &self.user_id,
+            super::presence::GRACE + Duration::from_secs(1),
+        );
+        metrics::gauge!("ws_connections").decrement(1.0);
+        if let Some((code, reason)) = close {
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from(reason),
+            };
+            // The closing handshake: send ours, then read until the peer's close, so
+            // that nothing it sends meanwhile (a pong) meets a closed socket and resets
+            // the connection before it has read our frames. A stalled peer may never
+            // take part: don't wait for it for long.
+            let handshake = async {
+                socket.send(Message::Close(Some(frame))).await?;
+                while let Some(Ok(message)) = socket.recv().await {
+                    if matches!(message, Message::Close(_)) {
+                        break;
+                    }
+                }
+                Ok::<_, axum::Error>(())
+            };
+            let _ = tokio::time::timeout(CLOSE_WAIT, handshake).await;
+        }
+    }
+}
+
+struct Connection {
+    link: Link,
+    state: AppState,
+    user: AuthUser,
     /// Per chat, which messages this connection has sent, so that a resume and the
     /// live stream never send one twice, and a resume never skips one.
     delivered: HashMap<String, Delivered>,
@@ -57,22 +161,16 @@ struct Connection {
 
 /// Runs a connection until it closes. `user` is already authenticated.
 pub async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
-    let (queue, mut events) = mpsc::channel(QUEUE);
-    let subscriber = Subscriber {
-        queue,
-        too_slow: CancellationToken::new(),
-    };
-    let id = state.realtime.hub.next_conn_id();
+    let (link, mut events) = Link::open(&state, &user);
     let mut conn = Connection {
         blocked: state
             .db
             .block_ids(&user.user_id, true)
             .await
             .unwrap_or_default(),
+        link,
         state,
         user,
-        id,
-        subscriber,
         delivered: HashMap::new(),
         last_typing: HashMap::new(),
     };
@@ -80,34 +178,15 @@ pub async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
         Ok(()) => conn.serve(&mut socket, &mut events).await,
         Err(_) => None,
     };
-    conn.state.realtime.hub.disconnect(conn.id);
-    conn.state.presence.disconnected(&conn.user.user_id);
-    // Offline only once the grace time has passed without a reconnect.
-    spawn_announce(
-        &conn.state,
-        &conn.user.user_id,
-        super::presence::GRACE + Duration::from_secs(1),
-    );
-    metrics::gauge!("ws_connections").decrement(1.0);
-    if let Some((code, reason)) = close {
-        let frame = CloseFrame {
-            code,
-            reason: Utf8Bytes::from(reason),
-        };
-        let _ = socket.send(Message::Close(Some(frame))).await;
-    }
+    conn.link.close(&mut socket, close).await;
 }
 
 impl Connection {
-    /// Subscribes, then sends `ready`.
+    /// Subscribes to every chat, then sends `ready`.
     async fn start(&mut self, socket: &mut WebSocket) -> Result<(), Error> {
-        metrics::gauge!("ws_connections").increment(1.0);
-        self.state.presence.connected(&self.user.user_id);
-        let hub = &self.state.realtime.hub;
-        hub.subscribe(self.id, user_topic(&self.user.user_id), &self.subscriber);
         let chats = self.state.db.ready_chats(&self.user.user_id).await?;
         for chat in &chats {
-            hub.subscribe(self.id, chat_topic(&chat.id), &self.subscriber);
+            self.link.follow(chat_topic(&chat.id));
         }
         let presence = crate::users::visible_presence(&self.state, &self.user).await?;
         let ready = ServerEvent::Ready {
@@ -115,7 +194,6 @@ impl Connection {
             chats,
             presence,
         };
-        spawn_announce(&self.state, &self.user.user_id, Duration::ZERO);
         send_event(socket, &ready)
             .await
             .map_err(|_| Error::unauthorized())
@@ -129,12 +207,9 @@ impl Connection {
     ) -> Option<(u16, &'static str)> {
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         let mut last_heard = Instant::now();
-        let shutdown = self.state.shutdown.clone();
-        let too_slow = self.subscriber.too_slow.clone();
         loop {
             tokio::select! {
-                _ = shutdown.cancelled() => return Some((close::RESTART, "server restarting")),
-                _ = too_slow.cancelled() => return Some((close::TOO_SLOW, "too slow: reconnect and resume")),
+                why = self.link.ended() => return Some(why),
                 frame = socket.recv() => {
                     let Some(Ok(frame)) = frame else { return None };
                     last_heard = Instant::now();
@@ -155,6 +230,9 @@ impl Connection {
                     }
                 }
                 Some(event) = events.recv() => {
+                    if let Some(why) = self.link.ended_by(&event).await {
+                        return Some(why);
+                    }
                     if self.forward(socket, &event).await.is_err() {
                         return None;
                     }
@@ -163,11 +241,10 @@ impl Connection {
                     if last_heard.elapsed() > DEAD_AFTER {
                         return None;
                     }
-                    // A session that was ended (logout, password change, deletion) ends its sockets too.
-                    match self.state.db.live_session_user(&self.user.session_id, now()).await {
-                        Ok(Some(_)) => {}
-                        Ok(None) => return Some((close::UNAUTHORIZED, "session ended")),
-                        Err(_) => {}
+                    // Ended sessions are announced, but a revoked refresh token ends one
+                    // without knowing whose: check here too.
+                    if self.link.session_ended().await {
+                        return Some((close::UNAUTHORIZED, "session ended"));
                     }
                     if socket.send(Message::Ping(Default::default())).await.is_err() {
                         return None;
@@ -225,6 +302,13 @@ impl Connection {
             }
         };
         let (state, user) = (&self.state, &self.user);
+        // What a person does counts as activity (a ping is the app's, not theirs).
+        if !matches!(
+            frame,
+            ClientFrame::Ping | ClientFrame::Auth { .. } | ClientFrame::Presence { .. }
+        ) {
+            users::note_activity(state, &user.user_id);
+        }
         let answer = match frame {
             ClientFrame::Ping => Ok(Some(ServerEvent::Pong)),
             ClientFrame::Auth { .. } => Ok(None),
@@ -253,7 +337,7 @@ impl Connection {
             ClientFrame::Presence { status } => {
                 let idle = !matches!(status, crate::domain::Status::Online);
                 state.presence.set_idle(&user.user_id, idle);
-                spawn_announce(state, &user.user_id, Duration::ZERO);
+                users::announce_later(state, &user.user_id, Duration::ZERO);
                 Ok(None)
             }
             ClientFrame::Typing { chat_id } => self
@@ -359,37 +443,14 @@ impl Connection {
     }
 }
 
-/// Announces a user's presence after `delay`, off the connection's task.
-fn spawn_announce(state: &AppState, user_id: &str, delay: Duration) {
-    let (state, user_id) = (state.clone(), user_id.to_string());
-    tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
-        if let Err(err) = crate::users::announce_presence(&state, &user_id).await {
-            tracing::warn!(error = %err, "presence announcement failed");
-        }
-    });
-}
-
 /// The spec's `WS /ws/status`: `{user_id, status, last_seen}` on every change of the
 /// people the user may see; the client may send `{"status": "away"}` (its chosen
 /// status; an invalid one gets `{"error": "invalid status"}`).
 pub async fn run_status(mut socket: WebSocket, state: AppState, user: AuthUser) {
-    let (queue, mut events) = mpsc::channel(QUEUE);
-    let subscriber = Subscriber {
-        queue,
-        too_slow: CancellationToken::new(),
-    };
-    let hub = state.realtime.hub.clone();
-    let id = hub.next_conn_id();
-    hub.subscribe(id, user_topic(&user.user_id), &subscriber);
-    state.presence.connected(&user.user_id);
-    spawn_announce(&state, &user.user_id, Duration::ZERO);
-    metrics::gauge!("ws_connections").increment(1.0);
-    let (shutdown, too_slow) = (state.shutdown.clone(), subscriber.too_slow.clone());
+    let (link, mut events) = Link::open(&state, &user);
     let close = loop {
         tokio::select! {
-            _ = shutdown.cancelled() => break Some((close::RESTART, "server restarting")),
-            _ = too_slow.cancelled() => break Some((close::TOO_SLOW, "too slow")),
+            why = link.ended() => break Some(why),
             frame = socket.recv() => {
                 let text = match frame {
                     Some(Ok(Message::Text(text))) => text,
@@ -402,43 +463,30 @@ pub async fn run_status(mut socket: WebSocket, state: AppState, user: AuthUser) 
                 }
                 let answer = match serde_json::from_str::<StatusFrame>(text.as_str()) {
                     Ok(frame) => {
-                        let req = crate::users::StatusUpdate { status: frame.status, status_text: None, expires_at: None };
-                        crate::users::set_status(&state, &user, &user.user_id, req).await.err().map(|e| describe(&e).1)
+                        let req = users::StatusUpdate { status: frame.status, status_text: None, expires_at: None };
+                        users::set_status(&state, &user, &user.user_id, req).await.err().map(|e| describe(&e).1)
                     }
                     Err(_) => Some("invalid status".to_string()),
                 };
-                if let Some(error) = answer {
-                    let refusal = serde_json::json!({"error": error});
-                    if socket.send(Message::Text(refusal.to_string().into())).await.is_err() { break None; }
+                if let Some(error) = answer
+                    && send_json(&mut socket, &serde_json::json!({"error": error})).await.is_err()
+                {
+                    break None;
                 }
             }
             Some(event) = events.recv() => {
+                if let Some(why) = link.ended_by(&event).await { break Some(why); }
                 let Ok(value) = serde_json::from_str::<serde_json::Value>(&event.json) else { continue };
                 if value["type"] == "presence" {
                     let change = serde_json::json!({
                         "user_id": value["user_id"], "status": value["status"], "last_seen": value["last_seen"]
                     });
-                    if socket.send(Message::Text(change.to_string().into())).await.is_err() { break None; }
+                    if send_json(&mut socket, &change).await.is_err() { break None; }
                 }
             }
         }
     };
-    hub.disconnect(id);
-    state.presence.disconnected(&user.user_id);
-    spawn_announce(
-        &state,
-        &user.user_id,
-        super::presence::GRACE + Duration::from_secs(1),
-    );
-    metrics::gauge!("ws_connections").decrement(1.0);
-    if let Some((code, reason)) = close {
-        let _ = socket
-            .send(Message::Close(Some(CloseFrame {
-                code,
-                reason: Utf8Bytes::from(reason),
-            })))
-            .await;
-    }
+    link.close(&mut socket, close).await;
 }
 
 /// The messages of one chat this connection has sent (or the client said it has):
@@ -510,6 +558,11 @@ async fn send_event(socket: &mut WebSocket, event: &ServerEvent) -> Result<(), a
     socket.send(Message::Text(json.into())).await
 }
 
+/// For the spec's sockets, whose frames are plain JSON rather than our events.
+async fn send_json(socket: &mut WebSocket, value: &serde_json::Value) -> Result<(), axum::Error> {
+    socket.send(Message::Text(value.to_string().into())).await
+}
+
 /// The spec's `WS /ws/chat/{chat_id}`: one chat per socket. The client sends text
 /// (plain, or `{"content": ...}`); every member connected there receives each new
 /// message as its JSON, with the spec's `user_id` and `is_read`. Sending goes through
@@ -520,23 +573,12 @@ pub async fn run_chat_room(
     user: AuthUser,
     chat_id: String,
 ) {
-    let (queue, mut events) = mpsc::channel(QUEUE);
-    let subscriber = Subscriber {
-        queue,
-        too_slow: CancellationToken::new(),
-    };
-    let hub = state.realtime.hub.clone();
-    let id = hub.next_conn_id();
-    // Removal from the chat unsubscribes the user's topic followers; follow it too.
-    hub.subscribe(id, user_topic(&user.user_id), &subscriber);
-    hub.subscribe(id, chat_topic(&chat_id), &subscriber);
-    state.presence.connected(&user.user_id);
-    metrics::gauge!("ws_connections").increment(1.0);
-    let (shutdown, too_slow) = (state.shutdown.clone(), subscriber.too_slow.clone());
+    // The user's own topic (followed by every link) says when they are removed.
+    let (link, mut events) = Link::open(&state, &user);
+    link.follow(chat_topic(&chat_id));
     let close = loop {
         tokio::select! {
-            _ = shutdown.cancelled() => break Some((close::RESTART, "server restarting")),
-            _ = too_slow.cancelled() => break Some((close::TOO_SLOW, "too slow")),
+            why = link.ended() => break Some(why),
             frame = socket.recv() => {
                 let text = match frame {
                     Some(Ok(Message::Text(text))) => text,
@@ -548,28 +590,31 @@ pub async fn run_chat_room(
                         Some(content) => content.to_string(),
                         None => {
                             let refusal = serde_json::json!({"error": "expected text or {\"content\": ...}"});
-                            if socket.send(Message::Text(refusal.to_string().into())).await.is_err() { break None; }
+                            if send_json(&mut socket, &refusal).await.is_err() { break None; }
                             continue;
                         }
                     },
                     _ => text.to_string(),
                 };
+                users::note_activity(&state, &user.user_id);
                 let req = SendMessage { content, client_id: None, reply_to: None };
                 if let Err(err) = messages::send(&state, &user, &chat_id, req).await {
                     if matches!(err, Error::NotFound(_)) {
                         break Some((close::FORBIDDEN, "not a member"));
                     }
-                    let refusal = serde_json::json!({"error": describe(&err).1});
-                    if socket.send(Message::Text(refusal.to_string().into())).await.is_err() { break None; }
+                    if send_json(&mut socket, &serde_json::json!({"error": describe(&err).1})).await.is_err() {
+                        break None;
+                    }
                 }
             }
             Some(event) = events.recv() => {
+                if let Some(why) = link.ended_by(&event).await { break Some(why); }
                 let Ok(mut value) = serde_json::from_str::<serde_json::Value>(&event.json) else { continue };
                 match value["type"].as_str() {
                     Some("message.created") if value["message"]["chat_id"] == chat_id.as_str() => {
                         let mut message = value["message"].take();
                         message["is_read"] = serde_json::Value::Bool(false);
-                        if socket.send(Message::Text(message.to_string().into())).await.is_err() { break None; }
+                        if send_json(&mut socket, &message).await.is_err() { break None; }
                     }
                     Some("member.removed") if value["user_id"] == user.user_id.as_str() => {
                         break Some((close::FORBIDDEN, "removed from the chat"));
@@ -579,15 +624,5 @@ pub async fn run_chat_room(
             }
         }
     };
-    hub.disconnect(id);
-    state.presence.disconnected(&user.user_id);
-    metrics::gauge!("ws_connections").decrement(1.0);
-    if let Some((code, reason)) = close {
-        let _ = socket
-            .send(Message::Close(Some(CloseFrame {
-                code,
-                reason: Utf8Bytes::from(reason),
-            })))
-            .await;
-    }
+    link.close(&mut socket, close).await;
 }

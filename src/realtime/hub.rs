@@ -27,6 +27,8 @@ pub struct Published {
     pub at: Instant,
     /// Only typing may be dropped for a blocked author; everything else is delivered.
     pub is_typing: bool,
+    /// Sessions of the user ended: each connection checks that its own still lives.
+    pub checks_session: bool,
 }
 
 impl Published {
@@ -41,6 +43,7 @@ impl Published {
             actor: actor.map(str::to_string),
             at: Instant::now(),
             is_typing: matches!(event, ServerEvent::Typing { .. }),
+            checks_session: matches!(event, ServerEvent::SessionsChanged),
         }
     }
 }

@@ -34,6 +34,9 @@ struct Entry {
     last_seen: DateTime<Utc>,
     /// Seen since the last flush to the database.
     dirty: bool,
+    /// Listed by [`Presence::newly_idle`] (or idle by the client's word) since the
+    /// last activity: its away has been announced, its return must be.
+    idle_noted: bool,
 }
 
 /// How long someone still shows as around after their last connection closed.
@@ -52,15 +55,19 @@ impl Presence {
         }
     }
 
-    /// Notes that the user did something just now.
-    pub fn touch(&self, user_id: &str) {
+    /// Notes that the user did something just now. True if they had been idle: their
+    /// return should be announced.
+    pub fn touch(&self, user_id: &str) -> bool {
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         let now = (Instant::now(), crate::store::now());
         match users.get_mut(user_id) {
             Some(entry) => {
+                let woke = entry.idle_noted;
                 entry.last_active = now.0;
                 entry.last_seen = now.1;
                 entry.dirty = true;
+                entry.idle_noted = false;
+                woke
             }
             None => {
                 let entry = Entry {
@@ -70,10 +77,33 @@ impl Presence {
                     last_active: now.0,
                     last_seen: now.1,
                     dirty: true,
+                    idle_noted: false,
                 };
                 users.insert(user_id.to_string(), entry);
+                false
             }
         }
+    }
+
+    /// Connected users who went idle since the last call: their away is due.
+    pub fn newly_idle(&self) -> Vec<String> {
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        let idle_after = self.idle_after;
+        users
+            .iter_mut()
+            .filter(|(_, e)| {
+                e.connections > 0 && !e.idle_noted && e.last_active.elapsed() >= idle_after
+            })
+            .map(|(id, e)| {
+                e.idle_noted = true;
+                id.clone()
+            })
+            .collect()
+    }
+
+    /// How often [`sweep`] looks for users gone idle.
+    fn sweep_every(&self) -> Duration {
+        (self.idle_after / 4).clamp(Duration::from_millis(250), Duration::from_secs(15))
     }
 
     pub fn activity(&self, user_id: &str) -> Activity {
@@ -130,13 +160,15 @@ impl Presence {
     /// The client says the user is idle (away) or back.
     pub fn set_idle(&self, user_id: &str, idle: bool) {
         if !idle {
-            return self.touch(user_id);
+            self.touch(user_id);
+            return;
         }
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(entry) = users.get_mut(user_id)
             && let Some(long_ago) = Instant::now().checked_sub(self.idle_after)
         {
             entry.last_active = long_ago;
+            entry.idle_noted = true;
         }
     }
 
@@ -173,6 +205,23 @@ impl Presence {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(user_id);
+    }
+}
+
+/// Announces away for everyone connected who went idle, until shutdown. No client
+/// frame is needed: a device left alone turns its user away by itself.
+pub async fn sweep(state: crate::state::AppState) {
+    let mut tick = tokio::time::interval(state.presence.sweep_every());
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        for user_id in state.presence.newly_idle() {
+            if let Err(err) = crate::users::announce_presence(&state, &user_id).await {
+                tracing::warn!(error = %err, "presence announcement failed");
+            }
+        }
     }
 }
 
@@ -215,5 +264,19 @@ mod tests {
         assert!(presence.take_unsaved().is_empty(), "saved once");
         std::thread::sleep(Duration::from_millis(60));
         assert_eq!(presence.activity("a"), Activity::Gone);
+    }
+
+    #[test]
+    fn idle_is_listed_once_and_waking_is_reported() {
+        let presence = Presence::new(Duration::from_millis(30));
+        presence.connected("a");
+        presence.touch("b"); // not connected: never idle, only gone
+        assert!(presence.newly_idle().is_empty());
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(presence.activity("a"), Activity::Idle);
+        assert_eq!(presence.newly_idle(), vec!["a".to_string()]);
+        assert!(presence.newly_idle().is_empty(), "listed once");
+        assert!(presence.touch("a"), "woke from idle");
+        assert!(!presence.touch("a"));
     }
 }

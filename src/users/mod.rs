@@ -431,7 +431,9 @@ pub async fn update(
     state.db.update_profile(&row).await?;
     if !row.is_active {
         state.presence.forget(&row.id);
+        crate::auth::sessions_ended(state, &row.id);
     }
+    announce_profile(state, &row.id).await?;
     let relation = state.db.relation(&viewer.user_id, &row.id).await?;
     Ok(view(state, viewer, row, relation))
 }
@@ -478,8 +480,46 @@ pub async fn delete(
     }
     state.db.erase_user(&row.id, now()).await?;
     state.presence.forget(&row.id);
+    crate::auth::sessions_ended(state, &row.id);
+    announce_profile(state, &row.id).await?;
     tracing::info!(user_id = %row.id, by = %viewer.user_id, "account deleted");
     Ok(())
+}
+
+/// Tells the user's devices, their friends and the members of their chats (never
+/// across a block) that their profile changed.
+async fn announce_profile(state: &AppState, user_id: &str) -> Result<()> {
+    let event = ServerEvent::UserUpdated {
+        user_id: user_id.to_string(),
+    };
+    state.realtime.to_user(user_id, &event);
+    let blocked = state.db.block_ids(user_id, true).await?;
+    let blocked_by = state.db.block_ids(user_id, false).await?;
+    for viewer in state.db.presence_audience(user_id).await? {
+        if !blocked.contains(&viewer) && !blocked_by.contains(&viewer) {
+            state.realtime.to_user(&viewer, &event);
+        }
+    }
+    Ok(())
+}
+
+/// Notes that the user did something; if they had been shown away for being idle,
+/// everyone who may see it hears they are back.
+pub fn note_activity(state: &AppState, user_id: &str) {
+    if state.presence.touch(user_id) {
+        announce_later(state, user_id, std::time::Duration::ZERO);
+    }
+}
+
+/// Announces a user's presence after `delay`, off the caller's task.
+pub fn announce_later(state: &AppState, user_id: &str, delay: std::time::Duration) {
+    let (state, user_id) = (state.clone(), user_id.to_string());
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        if let Err(err) = announce_presence(&state, &user_id).await {
+            tracing::warn!(error = %err, "presence announcement failed");
+        }
+    });
 }
 
 /// Tells everyone who may see `user_id`'s presence (friends, members of shared chats,

@@ -7,6 +7,7 @@ mod smtp;
 mod auth;
 mod chats;
 mod friends;
+mod live;
 mod messages;
 mod operations;
 mod realtime;

@@ -26,15 +26,15 @@ backend_tests!(
     the_specs_status_socket_reports_changes_and_takes_a_status,
 );
 
-type Socket =
+pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-struct Client {
-    socket: Socket,
+pub struct Client {
+    pub socket: Socket,
 }
 
 impl Client {
-    async fn connect(app: &TestApp, user: &TestUser) -> (Self, Value) {
+    pub async fn connect(app: &TestApp, user: &TestUser) -> (Self, Value) {
         let url = format!("ws://{}/ws?token={}", app.addr, user.token);
         let (socket, _) = tokio_tungstenite::connect_async(url)
             .await
@@ -45,7 +45,7 @@ impl Client {
         (client, ready)
     }
 
-    async fn send(&mut self, frame: Value) {
+    pub async fn send(&mut self, frame: Value) {
         self.socket
             .send(Message::text(frame.to_string()))
             .await
@@ -53,7 +53,7 @@ impl Client {
     }
 
     /// The next JSON event but presence, which comes and goes as people connect.
-    async fn next(&mut self) -> Value {
+    pub async fn next(&mut self) -> Value {
         loop {
             let event = self.next_any().await;
             if event["type"] != "presence" {
@@ -63,7 +63,7 @@ impl Client {
     }
 
     /// The next presence event about `user_id`.
-    async fn presence_of(&mut self, user_id: &str) -> Value {
+    pub async fn presence_of(&mut self, user_id: &str) -> Value {
         loop {
             let event = self.next_any().await;
             if event["type"] == "presence" && event["user_id"] == user_id {
@@ -73,7 +73,7 @@ impl Client {
     }
 
     /// The next JSON event of any kind (pings are answered by the library and skipped).
-    async fn next_any(&mut self) -> Value {
+    pub async fn next_any(&mut self) -> Value {
         loop {
             let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
                 .await
@@ -89,7 +89,7 @@ impl Client {
     }
 
     /// The next event of a type, skipping others.
-    async fn next_of(&mut self, kind: &str) -> Value {
+    pub async fn next_of(&mut self, kind: &str) -> Value {
         loop {
             let event = self.next().await;
             if event["type"] == kind {
@@ -99,7 +99,7 @@ impl Client {
     }
 
     /// Asserts nothing but pings arrives for a short while.
-    async fn silent(&mut self) {
+    pub async fn silent(&mut self) {
         let quiet = tokio::time::timeout(Duration::from_millis(300), async {
             loop {
                 match self.socket.next().await {
@@ -118,7 +118,7 @@ impl Client {
     }
 
     /// The close code the server ends the connection with.
-    async fn close_code(&mut self) -> Option<u16> {
+    pub async fn close_code(&mut self) -> Option<u16> {
         loop {
             match tokio::time::timeout(Duration::from_secs(10), self.socket.next())
                 .await
