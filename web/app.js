@@ -47,7 +47,7 @@ function offline(retry) {
   replace(
     root,
     h(
-      'div',
+      'main',
       { class: 'auth-page' },
       h('div', { class: 'card' }, h('h1', {}, 'Block Chat'), h('p', {}, 'Cannot reach the server right now.'), h('button', { class: 'btn primary', type: 'button', onclick: retry }, 'Try again'))
     )

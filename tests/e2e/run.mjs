@@ -180,6 +180,103 @@ async function register(page, username, displayName) {
 const shot = (page, file) => page.screenshot({ path: join(SHOTS, file) });
 const chatRow = (page, title) => page.locator('a.chat-row', { has: page.locator('.chat-name', { hasText: title }) });
 const lastOwn = (page) => page.locator('.msg.own').last();
+const box = (page) => page.getByLabel('Message', { exact: true });
+const focused = (page) => page.evaluate(() => {
+  const el = document.activeElement;
+  return el && el !== document.body ? { tag: el.tagName.toLowerCase(), name: el.getAttribute('aria-label') || el.textContent.trim(), inDialog: !!el.closest('dialog[open]'), inDrawer: !!el.closest('.drawer') } : null;
+});
+
+/**
+ * An accessibility smoke check of what is on the page: every control (rendered or only
+ * waiting for hover or focus, like a message's actions) has a non-empty accessible name,
+ * images have alt text, open dialogs are named, ids are unique, and there is one main
+ * landmark and a level-1 heading. Fails listing the offenders.
+ */
+async function a11yAudit(page, where) {
+  const problems = await page.evaluate(() => {
+    const out = [];
+    const shown = (el) => !el.closest('[hidden], [aria-hidden="true"], template, datalist') && getComputedStyle(el).visibility !== 'hidden';
+    const textOf = (node) => {
+      if (node.nodeType === Node.TEXT_NODE) return node.data;
+      if (node.nodeType !== Node.ELEMENT_NODE || node.hidden || node.getAttribute('aria-hidden') === 'true') return '';
+      if (node.getAttribute('aria-label')) return node.getAttribute('aria-label');
+      if (node.tagName === 'IMG') return node.alt || '';
+      if (['INPUT', 'SELECT', 'TEXTAREA'].includes(node.tagName)) return '';
+      return [...node.childNodes].map(textOf).join(' ');
+    };
+    const nameOf = (el) => {
+      const ids = el.getAttribute('aria-labelledby');
+      if (ids) return ids.split(/\s+/).map((id) => document.getElementById(id)?.textContent || '').join(' ');
+      if (el.getAttribute('aria-label')) return el.getAttribute('aria-label');
+      if (el.labels?.length) return [...el.labels].map(textOf).join(' ');
+      if (!['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName)) {
+        const t = textOf(el);
+        if (t.trim()) return t;
+      }
+      return el.getAttribute('title') || el.getAttribute('placeholder') || '';
+    };
+    const describe = (el) => `<${el.tagName.toLowerCase()}${el.className && typeof el.className === 'string' ? ` class="${el.className}"` : ''}> in ${el.parentElement?.closest('[class]')?.className || 'page'}`;
+    const controls = 'button, a[href], input:not([type=hidden]), textarea, select, [role=button], [role=tab], [role=option], [role=checkbox], [tabindex]:not([tabindex="-1"])';
+    for (const el of document.querySelectorAll(controls)) {
+      if (shown(el) && !nameOf(el).trim()) out.push(`no accessible name: ${describe(el)}`);
+    }
+    for (const img of document.querySelectorAll('img:not([alt])')) out.push(`image without alt: ${img.src}`);
+    for (const d of document.querySelectorAll('dialog[open]')) if (!nameOf(d).trim()) out.push(`unnamed dialog: ${describe(d)}`);
+    const ids = [...document.querySelectorAll('[id]')].map((e) => e.id);
+    for (const id of new Set(ids.filter((id, i) => ids.indexOf(id) !== i))) out.push(`duplicate id: ${id}`);
+    if (document.querySelectorAll('main').length !== 1) out.push(`${document.querySelectorAll('main').length} main landmarks`);
+    if (![...document.querySelectorAll('h1')].some((h) => h.textContent.trim() && !h.closest('[hidden]'))) out.push('no level-1 heading');
+    return out;
+  });
+  if (problems.length) throw new Error(`accessibility (${where}):\n    ${problems.join('\n    ')}`);
+}
+
+/** Nothing sticks out sideways: each of these boxes (where present) is as wide as its content. */
+async function noSidewaysOverflow(page, where) {
+  const wide = await page.evaluate(() =>
+    ['html', '.app', '.sidebar', '.chat-nav', '.pane', '.chat-head', '.messages', '.composer', '.drawer-body', '.page-body', '.tab-panel', 'dialog[open] .modal-body']
+      .flatMap((sel) => [...document.querySelectorAll(sel)])
+      .filter((el) => el.getClientRects().length && el.scrollWidth > el.clientWidth + 1)
+      .map((el) => `${el.tagName.toLowerCase()}.${el.className} is ${el.scrollWidth} px wide in ${el.clientWidth} px`)
+  );
+  if (wide.length) throw new Error(`sideways overflow (${where}): ${wide.join('; ')}`);
+}
+
+/**
+ * From the top of the page, Tab through the app until the control named `until`: every stop
+ * shows a focus indicator (an outline or a ring). Returns the names of the stops.
+ */
+async function tabThrough(page, until, limit = 40) {
+  await page.evaluate(() => {
+    const root = document.getElementById('root');
+    root.tabIndex = -1;
+    root.focus();
+  });
+  const seen = [];
+  const bare = [];
+  for (let i = 0; i < limit && seen.at(-1) !== until; i++) {
+    await page.keyboard.press('Tab');
+    const r = await page.evaluate(() => {
+      document.getElementById('root').removeAttribute('tabindex');
+      const el = document.activeElement;
+      const cs = getComputedStyle(el);
+      const ring = (cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) > 0) || cs.boxShadow !== 'none';
+      return { name: el.getAttribute('aria-label') || el.textContent.trim().slice(0, 40) || el.tagName, ring };
+    });
+    seen.push(r.name);
+    if (!r.ring) bare.push(r.name);
+  }
+  if (bare.length) throw new Error(`no visible focus on: ${bare.join(', ')}`);
+  if (seen.at(-1) !== until) throw new Error(`Tab never reached “${until}”: ${seen.join(' → ')}`);
+  return seen;
+}
+
+/** The page's background colour as relative luminance (0 black … 1 white). */
+const backgroundLuminance = (page) =>
+  page.evaluate(() => {
+    const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/\d+/g).map(Number);
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+  });
 
 async function main() {
   mkdirSync(SHOTS, { recursive: true });
@@ -196,6 +293,7 @@ async function main() {
 
   await step('the login screen shows', async () => {
     await A.getByRole('heading', { name: 'Log in' }).waitFor();
+    await a11yAudit(A, 'the login screen');
     await shot(A, '01-login.png');
   });
 
@@ -217,6 +315,7 @@ async function main() {
     await B.getByRole('link', { name: /People/ }).click();
     await B.getByRole('tab', { name: /Requests/ }).click();
     const row = B.locator('.person-row', { hasText: 'Alice Liddell' });
+    await a11yAudit(B, 'people: requests');
     await row.getByRole('button', { name: 'Accept' }).click();
     await B.getByRole('tab', { name: 'Friends' }).click();
     await B.locator('.person-row', { hasText: 'Alice Liddell' }).waitFor();
@@ -239,6 +338,8 @@ async function main() {
     await row.locator('.badge', { hasText: '1' }).waitFor();
     await row.click();
     await B.locator('.msg.theirs .body', { hasText: 'Hello Bob' }).waitFor();
+    // What was there on opening is not read out: only what arrives later is (see the reply below).
+    if ((await B.locator('.chat .sr-only[role=log][aria-live=polite]').textContent()) !== '') throw new Error('the history was announced on opening the chat');
   });
 
   await step('the read receipt turns to read for alice', async () => {
@@ -250,10 +351,18 @@ async function main() {
     await msg.hover();
     await msg.getByRole('button', { name: 'Reply' }).click();
     const box = B.getByLabel('Message', { exact: true });
+    const ownBefore = await B.locator('.msg.own').count();
     await box.fill('Hi Alice! <b>raw html</b> stays text. Shift+Enter makes');
     await box.press('Shift+Enter');
     await box.type('a second line');
+    if (!(await box.inputValue()).includes('makes\na second line')) throw new Error('Shift+Enter did not make a new line');
+    await B.waitForTimeout(100);
+    if ((await B.locator('.msg.own').count()) !== ownBefore) throw new Error('Shift+Enter sent the message');
     await box.press('Enter');
+    await B.locator('.msg.own', { hasText: 'a second line' }).waitFor();
+    if ((await box.inputValue()) !== '') throw new Error('the composer is not empty after Enter sent');
+    // Alice's screen reader hears it once, through the polite live region.
+    await A.locator('.chat .sr-only[role=log][aria-live=polite]', { hasText: 'Bob Builder: Hi Alice!' }).waitFor();
     const got = A.locator('.msg.theirs').last();
     await got.locator('.quote', { hasText: 'Hello Bob' }).waitFor();
     await got.locator('.body', { hasText: 'a second line' }).waitFor();
@@ -261,14 +370,78 @@ async function main() {
     if (await got.locator('.body b').count()) throw new Error('raw HTML in a message was rendered as HTML');
   });
 
-  await step('alice edits her last message with the Up key', async () => {
+  await step('alice edits her last message with the Up key: Esc cancels, Enter saves', async () => {
     const box = A.getByLabel('Message', { exact: true });
+    const context = A.locator('.composer-context');
     await box.click();
     await box.press('ArrowUp');
-    await A.locator('.composer-context', { hasText: 'Editing' }).waitFor();
+    await context.filter({ hasText: 'Editing' }).waitFor();
+    if ((await box.inputValue()) !== hello) throw new Error('Up did not put the last own message in the composer');
+    await box.press('End');
+    await box.type(' (not kept)');
+    await box.press('Escape');
+    await context.waitFor({ state: 'hidden' });
+    if ((await box.inputValue()) !== '') throw new Error('Esc left the edited text in the composer');
+    await box.press('ArrowUp');
+    await context.filter({ hasText: 'Editing' }).waitFor();
     await box.fill(`${hello} (edited)`);
     await box.press('Enter');
+    await context.waitFor({ state: 'hidden' });
     await B.locator('.msg.theirs', { hasText: '(edited)' }).locator('.edited').waitFor();
+    if (await A.locator('.msg', { hasText: 'not kept' }).count()) throw new Error('a cancelled edit was saved');
+    if ((await box.inputValue()) !== '') throw new Error('the composer is not empty after saving the edit');
+  });
+
+  await step('keyboard and accessibility: Tab order, message actions on focus, Esc closes dialogs and panels', async () => {
+    await A.mouse.move(0, 0);
+    await a11yAudit(A, 'a direct chat');
+    // From the top, Tab reaches the skip link first; it jumps to the composer.
+    await tabThrough(A, 'Skip to the conversation', 1);
+    await A.keyboard.press('Enter');
+    if ((await focused(A))?.name !== 'Message') throw new Error('the skip link did not move focus to the composer');
+    // Every stop on the way through the sidebar and the chat shows where focus is.
+    await tabThrough(A, 'Message');
+
+    // A message's actions appear when it has focus (arrow keys in the list), not only on hover.
+    await A.locator('.messages').focus();
+    await A.keyboard.press('ArrowUp');
+    const last = A.locator('.msg').last();
+    if (!(await last.evaluate((el) => el === document.activeElement))) throw new Error('Up in the message list did not focus the last message');
+    await last.getByRole('button', { name: 'Reply', exact: true }).waitFor();
+    for (let i = 0; i < 4 && (await focused(A))?.name !== 'Reply'; i++) await A.keyboard.press('Tab');
+    if ((await focused(A))?.name !== 'Reply') throw new Error('Tab from a focused message did not reach its actions');
+    await A.keyboard.press('Enter');
+    await A.locator('.composer-context', { hasText: 'Replying to Bob Builder' }).waitFor();
+    if ((await focused(A))?.name !== 'Message') throw new Error('Reply did not move focus to the composer');
+    await A.keyboard.press('Escape');
+    await A.locator('.composer-context').waitFor({ state: 'hidden' });
+    await A.locator('.messages').focus();
+    await A.keyboard.press('ArrowUp');
+    await A.keyboard.press('Escape');
+    if ((await focused(A))?.name !== 'Message') throw new Error('Esc in the message list did not go back to the composer');
+
+    // A dialog takes focus, Esc closes it, focus returns to the button that opened it.
+    await A.getByRole('button', { name: 'New group' }).first().focus();
+    await A.keyboard.press('Enter');
+    await A.locator('dialog[open]').waitFor();
+    if (!(await focused(A))?.inDialog) throw new Error('focus did not move into the opened dialog');
+    if (await A.locator('dialog[open]').evaluate((d) => !d.matches(':modal'))) throw new Error('the dialog is not modal');
+    await a11yAudit(A, 'the new group dialog');
+    await A.keyboard.press('Escape');
+    await A.locator('dialog').waitFor({ state: 'detached' });
+    if ((await focused(A))?.name !== 'New group') throw new Error(`focus did not return to the opener: ${JSON.stringify(await focused(A))}`);
+
+    // The info panel too.
+    const infoButton = A.locator('.chat-head > button.icon-btn[aria-label="Chat info"]');
+    await infoButton.focus();
+    await A.keyboard.press('Enter');
+    await A.locator('.drawer .drawer-head').waitFor();
+    if (!(await focused(A))?.inDrawer) throw new Error('focus did not move into the info panel');
+    if ((await infoButton.getAttribute('aria-expanded')) !== 'true') throw new Error('the info button does not say the panel is open');
+    await a11yAudit(A, 'the chat info panel');
+    await A.keyboard.press('Escape');
+    await A.locator('.drawer').waitFor({ state: 'hidden' });
+    if (!(await infoButton.evaluate((el) => el === document.activeElement))) throw new Error('focus did not return to the info button');
   });
 
   await step('the socket is up: authenticated by its first frame, and no polling', async () => {
@@ -377,6 +550,8 @@ async function main() {
     if ((await B.evaluate(() => window.__asked)) !== 0) throw new Error('notification permission was asked for on load');
     await B.getByRole('link', { name: 'Settings' }).click();
     const toggle = B.getByLabel('Show a notification for new messages');
+    await toggle.waitFor();
+    await a11yAudit(B, 'settings');
     await toggle.check();
     if ((await B.evaluate(() => window.__asked)) !== 1) throw new Error('the toggle did not ask for permission');
     await chatRow(B, 'Alice Liddell').click();
@@ -426,8 +601,10 @@ async function main() {
     await A.locator('.msg.own', { hasText: 'brings the tea' }).locator('[data-receipt="read"]').waitFor();
     await B.getByRole('button', { name: 'Chat info' }).first().click();
     await B.locator('.drawer .person-row', { hasText: 'Alice Liddell' }).locator('.role-owner').waitFor();
+    await a11yAudit(B, 'group info');
     await shot(B, '03-group-info.png');
     await B.keyboard.press('Escape');
+    await B.locator('.drawer').waitFor({ state: 'hidden' });
   });
 
   await step('after a reload the history is still there', async () => {
@@ -440,18 +617,46 @@ async function main() {
     await A.locator('.day-sep', { hasText: 'Today' }).waitFor();
   });
 
-  await step('screens: a 375 px phone and the dark theme', async () => {
-    const phone = await newPerson(base, 'bob-phone', { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
-    await phone.page.getByLabel('Username or email').fill('bob');
-    await phone.page.getByLabel('Password').fill(PASSWORD);
-    await phone.page.getByRole('button', { name: 'Log in' }).click();
-    await chatRow(phone.page, 'Weekend plans').waitFor();
-    await shot(phone.page, '04-phone-list.png');
-    await chatRow(phone.page, 'Alice Liddell').click();
-    await phone.page.locator('.msg.theirs', { hasText: '(edited)' }).waitFor();
-    await phone.page.waitForTimeout(300);
-    await shot(phone.page, '05-phone-chat.png');
+  await step('screens: a 360 px phone (nothing sideways, panels cover the chat) and the dark theme', async () => {
+    const phone = await newPerson(base, 'bob-phone', { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    const P = phone.page;
+    await noSidewaysOverflow(P, 'phone: login');
+    await P.getByLabel('Username or email').fill('bob');
+    await P.getByLabel('Password').fill(PASSWORD);
+    await P.getByRole('button', { name: 'Log in' }).click();
+    await chatRow(P, 'Weekend plans').waitFor();
+    await noSidewaysOverflow(P, 'phone: chat list');
+    await a11yAudit(P, 'phone: chat list');
+    await shot(P, '04-phone-list.png');
+    await chatRow(P, 'Alice Liddell').click();
+    await P.locator('.msg.theirs', { hasText: '(edited)' }).waitFor();
+    await P.waitForTimeout(300);
+    await noSidewaysOverflow(P, 'phone: chat');
+    await shot(P, '05-phone-chat.png');
+    await P.getByRole('button', { name: 'Chat info' }).last().click();
+    await P.locator('.drawer .drawer-head').waitFor();
+    if (!(await P.locator('section.chat').evaluate((el) => el.inert))) throw new Error('on a phone the chat under the info panel stays in the Tab order');
+    await noSidewaysOverflow(P, 'phone: chat info');
+    await shot(P, '09-phone-info.png');
+    await P.keyboard.press('Escape');
+    await P.locator('.drawer').waitFor({ state: 'hidden' });
+    await P.getByRole('link', { name: 'Back to chats' }).click();
+    await P.getByRole('link', { name: 'Settings' }).click();
+    await P.getByRole('heading', { name: 'Settings' }).waitFor();
+    await noSidewaysOverflow(P, 'phone: settings');
+    await shot(P, '10-phone-settings.png');
+    await P.getByRole('link', { name: 'Back to chats' }).click();
+    await P.getByRole('button', { name: 'New group' }).click();
+    await P.locator('dialog[open] .person-link').first().waitFor();
+    await noSidewaysOverflow(P, 'phone: new group dialog');
+    await shot(P, '11-phone-dialog.png');
     await phone.context.close();
+
+    // Light by default, dark when the system says so, and it follows a change without a reload.
+    if ((await backgroundLuminance(A)) < 0.8) throw new Error('the light theme is not light');
+    await A.emulateMedia({ colorScheme: 'dark' });
+    if ((await backgroundLuminance(A)) > 0.2) throw new Error('the page did not follow the system to dark');
+    await A.emulateMedia({ colorScheme: 'light' });
 
     const dark = await newPerson(base, 'alice-dark', { colorScheme: 'dark' });
     await dark.page.getByLabel('Username or email').fill('alice');
@@ -459,8 +664,16 @@ async function main() {
     await dark.page.getByRole('button', { name: 'Log in' }).click();
     await chatRow(dark.page, 'Weekend plans').click();
     await dark.page.locator('.msg', { hasText: 'See you Saturday' }).waitFor();
+    if ((await backgroundLuminance(dark.page)) > 0.2) throw new Error('the dark theme is not dark');
     await dark.page.waitForTimeout(300);
     await shot(dark.page, '06-dark.png');
+    // A 900 px window: the info panel lies over the chat instead of squeezing it.
+    await dark.page.setViewportSize({ width: 900, height: 700 });
+    await dark.page.getByRole('button', { name: 'Chat info' }).last().click();
+    await dark.page.locator('.drawer .drawer-head').waitFor();
+    if ((await dark.page.locator('section.chat').evaluate((el) => el.getBoundingClientRect().width)) < 500) throw new Error('at 900 px the info panel squeezes the chat');
+    await noSidewaysOverflow(dark.page, '900 px: chat info');
+    await shot(dark.page, '12-900px-info-dark.png');
     await dark.context.close();
   });
 

@@ -11,7 +11,10 @@ export function h(tag, props, ...children) {
       if (k === 'class') el.className = v;
       else if (k === 'text') el.textContent = v;
       else if (k === 'dataset') Object.assign(el.dataset, v);
-      else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+      else if (k.startsWith('on')) {
+        // Handlers are functions only: an on* attribute from a string would be inline script (the CSP refuses it anyway).
+        if (typeof v === 'function') el.addEventListener(k.slice(2), v);
+      } else if (k === 'innerHTML' || k === 'outerHTML') throw new Error('h(): markup goes through setSanitizedHtml only');
       else if (PROPS.has(k)) el[k] = v;
       else el.setAttribute(k, v === true ? '' : String(v));
     }

@@ -31,8 +31,9 @@ export function dialog({ title, body, actions = [], wide = false, onClose = null
     result = value;
     if (el.open) el.close();
   };
+  const closeButton = h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Close', onclick: () => close() }, icon('close'));
   append(el, [
-    h('header', { class: 'modal-head' }, h('h2', { id: titleId }, title), h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Close', onclick: () => close() }, icon('close'))),
+    h('header', { class: 'modal-head' }, h('h2', { id: titleId }, title), closeButton),
     h('div', { class: 'modal-body' }, body),
     actions.length ? h('footer', { class: 'modal-foot' }, actions) : null,
   ]);
@@ -40,15 +41,18 @@ export function dialog({ title, body, actions = [], wide = false, onClose = null
     el.remove();
     onClose?.(result);
     resolve(result);
-    if (opener?.isConnected) opener.focus({ preventScroll: true });
+    // Back to the opener, unless something else took focus meanwhile (a view the dialog navigated to).
+    const lost = !document.activeElement || document.activeElement === document.body;
+    if (lost && opener?.isConnected) opener.focus({ preventScroll: true });
   });
   el.addEventListener('click', (e) => {
     if (e.target === el) close(); // a click on the backdrop
   });
   document.body.append(el);
   el.showModal();
+  // Focus goes into the dialog: its autofocus or first field, else the close button.
   const first = el.querySelector('[autofocus], .modal-body input:not([type=checkbox]), .modal-body textarea, .modal-body select');
-  first?.focus();
+  (first || closeButton).focus();
   return { el, close, closed };
 }
 

@@ -17,6 +17,7 @@ const GROUP_GAP_MS = 5 * 60 * 1000;
 
 export function mountChat(pane, chatId) {
   const titleText = h('span', { class: 'chat-title' });
+  const heading = h('h1', { class: 'sr-only' }); // the chat's name as the page heading (the visible title sits in a button)
   const subtitle = h('span', { class: 'chat-subtitle' });
   const headAvatar = h('span', { class: 'head-avatar' });
   const infoButton = h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Chat info', title: 'Chat info', 'aria-expanded': 'false', onclick: toggleInfo }, icon('info'));
@@ -29,16 +30,24 @@ export function mountChat(pane, chatId) {
   );
   const older = h('div', { class: 'older', role: 'status' });
   const items = h('div', { class: 'items' });
-  const list = h('div', { class: 'messages', role: 'log', 'aria-label': 'Messages', tabindex: '0' }, older, items);
-  const jump = h('button', { type: 'button', class: 'jump', hidden: true, 'aria-label': 'Jump to the newest message' }, icon('down'), h('span', {}));
+  // The history is a log, but not itself spoken: it is re-rendered as receipts and edits change, and
+  // loading a page of history would read it all out. New messages are spoken once, by `announcer`.
+  const list = h('div', { class: 'messages', role: 'log', 'aria-live': 'off', 'aria-label': 'Messages (arrow keys move between them)', tabindex: '0' }, older, items);
+  const announcer = h('div', { class: 'sr-only', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'New messages' });
+  const jump = h('button', { type: 'button', class: 'jump', hidden: true, 'aria-label': 'Jump to the newest message' }, icon('down'), h('span', { 'aria-hidden': 'true' }));
   const typingLine = h('div', { class: 'typing-line', role: 'status', 'aria-live': 'polite' });
   const composerHost = h('div', { class: 'composer-host' });
-  const section = h('section', { class: 'chat', 'aria-label': 'Chat' }, header, h('div', { class: 'chat-body' }, list, typingLine, jump), composerHost);
+  const section = h('section', { class: 'chat', 'aria-labelledby': `chat-heading-${chatId}` }, heading, header, h('div', { class: 'chat-body' }, list, typingLine, jump), announcer, composerHost);
+  heading.id = `chat-heading-${chatId}`;
   const drawer = h('aside', { class: 'drawer', 'aria-label': 'Chat info', hidden: true });
-  replace(pane, h('div', { class: 'chat-layout' }, section, drawer));
+  const layout = h('div', { class: 'chat-layout' }, section, drawer);
+  replace(pane, layout);
 
   const composer = mountComposer(composerHost, chatId, { onSent: () => ((unreadFrom = null), (stickToBottom = true)) });
   let info = null;
+  let infoOpener = null; // where focus goes back to when the info panel closes
+  let announcedSeq = null; // the newest seq already in the page (so only later ones are spoken)
+  const narrow = matchMedia('(max-width: 760px)'); // the info panel covers the whole chat there
   let unreadFrom = null; // the "new messages" line goes before the first seq above my read pointer at opening
   let initialScrollDone = false;
   let stickToBottom = true;
@@ -55,6 +64,7 @@ export function mountChat(pane, chatId) {
     const c = chat();
     if (!c) return;
     titleText.textContent = chatTitle(c);
+    heading.textContent = chatTitle(c);
     if (c.type === 'direct') {
       const other = otherUser(c);
       replace(headAvatar, avatar(other, { size: 36, presence: true }));
@@ -286,6 +296,7 @@ export function mountChat(pane, chatId) {
       if (anchor) anchorOffset = anchor.offsetTop - list.scrollTop;
     }
     reconcile(items, buildItems(), (i) => i.key, renderItem, signature);
+    if (l.loaded) announceNew();
     older.textContent = !l.loaded ? 'Loading messages…' : l.loadingOlder ? 'Loading earlier messages…' : l.hasOlder ? '' : 'This is the beginning of the chat.';
 
     if (!initialScrollDone && l.loaded) {
@@ -306,6 +317,24 @@ export function mountChat(pane, chatId) {
     if (l.loaded && l.hasOlder && !l.loadingOlder && list.scrollHeight <= list.clientHeight + 50) actions.loadOlder(chatId).catch(() => {});
   }
 
+  /** Speak messages from others that arrived since the last render (never the history loaded on opening or scrolling up). */
+  function announceNew() {
+    const msgs = store.messages(chatId).filter((m) => !m.pending);
+    const newest = msgs.length ? msgs.at(-1).seq : 0;
+    if (announcedSeq === null) {
+      announcedSeq = newest;
+      return;
+    }
+    const mine = (m) => m.sender_id === state.me.id || (m.type === 'system' && m.event?.by === state.me.id);
+    const fresh = msgs.filter((m) => m.seq > announcedSeq && !mine(m) && !m.deleted);
+    announcedSeq = Math.max(announcedSeq, newest);
+    if (!fresh.length) return;
+    const say = (m) => (m.type === 'system' ? describeEvent(m) : m.sender_blocked ? 'A message from someone you blocked' : `${nameById(m.sender_id)}: ${plainPreview(m.content)}`);
+    const lines = fresh.length > 3 ? [`${fresh.length} new messages. The last one: ${say(fresh.at(-1))}`] : fresh.map(say);
+    for (const line of lines) announcer.append(h('p', {}, line));
+    while (announcer.childElementCount > 5) announcer.firstElementChild.remove();
+  }
+
   // A burst of events (a replay after reconnecting) renders once per frame, not once per message.
   let frame = 0;
   function renderSoon() {
@@ -317,6 +346,7 @@ export function mountChat(pane, chatId) {
     const unread = chatSummary()?.unread_count || 0;
     jump.hidden = bottom;
     jump.querySelector('span').textContent = !bottom && unread ? String(unread) : '';
+    jump.setAttribute('aria-label', !bottom && unread ? `Jump to the newest message, ${unread} unread` : 'Jump to the newest message');
   }
 
   function maybeMarkRead() {
@@ -329,8 +359,13 @@ export function mountChat(pane, chatId) {
   }
 
   function toggleInfo() {
+    if (!info) infoOpener = document.activeElement;
     go(info ? `/chat/${chatId}` : `/chat/${chatId}/info`);
   }
+
+  // On a phone the panel covers the chat: what is under it leaves the Tab order.
+  const applyInert = () => (section.inert = !!info && narrow.matches);
+  narrow.addEventListener('change', applyInert);
 
   list.addEventListener('scroll', () => {
     if (list.scrollTop < 400) actions.loadOlder(chatId).catch(() => {});
@@ -360,8 +395,17 @@ export function mountChat(pane, chatId) {
     all[i].focus();
     all[i].scrollIntoView({ block: 'nearest' });
   });
-  section.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape' && info && !document.querySelector('dialog[open]')) go(`/chat/${chatId}`);
+  // Esc: closes the info panel (focus goes back to what opened it); from the message list, back to the composer.
+  // The composer and the mention list take their own Esc first (leaving edit or reply mode, closing the list).
+  layout.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape' || e.defaultPrevented || document.querySelector('dialog[open]')) return;
+    if (info) {
+      e.preventDefault();
+      go(`/chat/${chatId}`);
+    } else if (list.contains(e.target)) {
+      e.preventDefault();
+      composer.focus();
+    }
   });
   const onVisible = () => maybeMarkRead();
   document.addEventListener('visibilitychange', onVisible);
@@ -407,11 +451,17 @@ export function mountChat(pane, chatId) {
         drawer.hidden = false;
         info = mountChatInfo(drawer, chatId);
       } else if (!wantInfo && info) {
+        const active = document.activeElement;
+        const hadFocus = !active || active === document.body || drawer.contains(active);
         info.destroy();
         info = null;
         replace(drawer);
         drawer.hidden = true;
+        applyInert();
+        if (hadFocus) (infoOpener?.isConnected && section.contains(infoOpener) ? infoOpener : infoButton).focus({ preventScroll: true });
+        infoOpener = null;
       }
+      applyInert();
     },
     destroy() {
       destroyed.v = true;
@@ -420,6 +470,7 @@ export function mountChat(pane, chatId) {
       composer.destroy();
       offs.forEach((off) => off());
       document.removeEventListener('visibilitychange', onVisible);
+      narrow.removeEventListener('change', applyInert);
     },
   };
 }

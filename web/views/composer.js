@@ -13,7 +13,8 @@ const drafts = new Map(); // chat id → unsent text, kept while the app runs
 const MAX = 4000;
 
 export function mountComposer(host, chatId, { onSent }) {
-  const textarea = h('textarea', { rows: '1', placeholder: 'Write a message…', 'aria-label': 'Message', maxlength: String(MAX), enterkeyhint: 'send' });
+  const hintId = `composer-hint-${chatId}`;
+  const textarea = h('textarea', { rows: '1', placeholder: 'Write a message…', 'aria-label': 'Message', 'aria-describedby': hintId, maxlength: String(MAX), enterkeyhint: 'send' });
   const sendButton = h('button', { type: 'submit', class: 'send', 'aria-label': 'Send' }, icon('send'));
   const context = h('div', { class: 'composer-context', hidden: true });
   const suggest = h('ul', { class: 'suggest', role: 'listbox', 'aria-label': 'People to mention', hidden: true });
@@ -21,13 +22,19 @@ export function mountComposer(host, chatId, { onSent }) {
   const tool = (name, label, before, after = before) => h('button', { type: 'button', class: 'icon-btn small', 'aria-label': label, title: label, onclick: () => wrap(before, after) }, icon(name));
   const tools = h('div', { class: 'md-tools', role: 'toolbar', 'aria-label': 'Formatting' }, tool('bold', 'Bold', '**'), tool('italic', 'Italic', '_'), tool('code', 'Code', '`'), tool('link', 'Link', '[', '](https://)'), tool('quote', 'Quote', '> ', ''));
   const counter = h('span', { class: 'counter', 'aria-live': 'polite' });
+  const HINTS = {
+    none: 'Enter to send · Shift+Enter for a new line · Up to edit your last message · **bold** _italic_ `code`',
+    reply: 'Enter to send the reply · Esc to cancel it · Shift+Enter for a new line',
+    edit: 'Enter to save · Esc to cancel editing · Shift+Enter for a new line',
+  };
+  const hint = h('span', { class: 'hint', id: hintId }, HINTS.none);
   const form = h(
     'form',
     { class: 'composer' },
     context,
     suggest,
     h('div', { class: 'composer-row' }, textarea, sendButton),
-    h('div', { class: 'composer-foot' }, tools, h('span', { class: 'hint' }, 'Enter to send · Shift+Enter for a new line · **bold** _italic_ `code`'), counter)
+    h('div', { class: 'composer-foot' }, tools, hint, counter)
   );
   replace(host, blockedNote, form);
 
@@ -55,6 +62,7 @@ export function mountComposer(host, chatId, { onSent }) {
 
   function setMode(next) {
     mode = next;
+    hint.textContent = HINTS[mode?.kind || 'none'];
     if (!mode) {
       context.hidden = true;
       replace(context);

@@ -45,7 +45,7 @@ export function mountPeople(pane) {
           'button',
           { type: 'button', role: 'tab', id: `tab-${id}`, 'aria-selected': String(id === tab), tabindex: id === tab ? '0' : '-1', class: 'tab', onclick: () => select(id) },
           label,
-          id === 'requests' && incoming ? h('span', { class: 'badge' }, String(incoming)) : null
+          id === 'requests' && incoming ? [h('span', { class: 'badge', 'aria-hidden': 'true' }, String(incoming)), h('span', { class: 'sr-only' }, `, ${incoming} waiting`)] : null
         )
       )
     );

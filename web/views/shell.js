@@ -16,7 +16,7 @@ import { statusDialog } from './profile.js';
 
 export function mountShell(root) {
   const meButton = h('button', { type: 'button', class: 'me-button', 'aria-label': 'Your status' });
-  const requestsBadge = h('span', { class: 'badge', hidden: true });
+  const requestsBadge = h('span', { class: 'badge', 'aria-hidden': 'true', hidden: true }); // the link's label says it in words
   const peopleLink = h('a', { href: '#/people', class: 'icon-btn', 'aria-label': 'People', title: 'People and friend requests' }, icon('users'), requestsBadge);
   const offlineBanner = h(
     'div',
@@ -26,7 +26,8 @@ export function mountShell(root) {
   );
   const side = h(
     'aside',
-    { class: 'sidebar', 'aria-label': 'Chats' },
+    { class: 'sidebar', 'aria-labelledby': 'sidebar-title' },
+    h('h2', { class: 'sr-only', id: 'sidebar-title' }, 'Chats'),
     h(
       'header',
       { class: 'side-head' },
@@ -41,9 +42,12 @@ export function mountShell(root) {
       )
     )
   );
-  const pane = h('main', { class: 'pane', id: 'pane' });
+  const pane = h('main', { class: 'pane', id: 'pane', tabindex: '-1' });
   const app = h('div', { class: 'app' }, side, pane);
-  replace(root, offlineBanner, app);
+  // The first Tab stop: past the sidebar to the open chat's composer (or the page).
+  const skipTarget = () => pane.querySelector('.composer:not([hidden]) textarea') || (pane.getClientRects().length ? pane : side.querySelector('a.chat-row, .search-input'));
+  const skip = h('button', { type: 'button', class: 'skip-link', onclick: () => skipTarget()?.focus() }, 'Skip to the conversation');
+  replace(root, skip, offlineBanner, app);
 
   meButton.addEventListener('click', () => statusDialog());
   const chatList = mountChatList(side);
@@ -51,6 +55,7 @@ export function mountShell(root) {
   const renderMe = () => {
     const me = state.me;
     const shown = me.chosen_status || me.status || 'online';
+    meButton.setAttribute('aria-label', `Your status: ${statusWord(shown)}${me.status_text ? `, ${me.status_text}` : ''}`);
     replace(
       meButton,
       avatar({ ...me, status: shown }, { size: 36, presence: true }),
