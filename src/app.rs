@@ -53,6 +53,7 @@ impl App {
             db,
             passwords: PasswordHashing::new(&config)?,
             access_tokens: AccessTokens::new(&secret, config.access_token_ttl_secs),
+            files: crate::files::Files::new(&config, &secret)?,
             mailer: Mailer::new(&config)?,
             rate_limits: RateLimits::new(&config),
             presence: Presence::new(Duration::from_secs(config.presence_idle_secs)),

@@ -60,8 +60,29 @@ pub struct Config {
     pub auth_rate_per_account_per_minute: u32,
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy you trust).
     pub trust_forwarded_for: bool,
-    /// Largest request body accepted, in bytes.
+    /// Largest request body accepted, in bytes (uploads have their own limit).
     pub max_body_bytes: usize,
+
+    /// The largest file one may upload, in bytes.
+    pub file_max_bytes: u64,
+    /// Storage each user's uploads may take, in bytes; 0 for no limit.
+    pub file_quota_per_user_bytes: u64,
+    /// Storage all uploads together may take, in bytes; 0 for no limit.
+    pub file_quota_total_bytes: u64,
+    /// Types refused on upload (415): MIME types found in the content, or file name
+    /// extensions (`.exe`).
+    pub file_blocked_types: Vec<String>,
+    /// Images with more pixels than this are refused (decompression bombs).
+    pub image_max_pixels: u64,
+    /// How long the signed file URLs in message payloads stay valid, in seconds.
+    pub file_url_ttl_secs: u64,
+    /// S3-compatible storage for files; when `s3_bucket` is unset, files go to
+    /// `<data_dir>/files/`.
+    pub s3_bucket: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<String>,
 
     /// SMTP server for outgoing mail; when unset, mail is written to `<data_dir>/outbox/`.
     pub smtp_host: Option<String>,
@@ -133,6 +154,36 @@ impl Default for Config {
             auth_rate_per_account_per_minute: 10,
             trust_forwarded_for: false,
             max_body_bytes: 1024 * 1024,
+            file_max_bytes: 25 * 1024 * 1024,
+            file_quota_per_user_bytes: 1024 * 1024 * 1024,
+            file_quota_total_bytes: 0,
+            file_blocked_types: [
+                "application/x-msdownload",
+                "application/x-ms-installer",
+                "application/vnd.microsoft.portable-executable",
+                "application/x-executable",
+                "application/x-mach-binary",
+                ".exe",
+                ".dll",
+                ".msi",
+                ".bat",
+                ".cmd",
+                ".com",
+                ".scr",
+                ".pif",
+                ".vbs",
+                ".ps1",
+                ".jar",
+            ]
+            .map(String::from)
+            .to_vec(),
+            image_max_pixels: 50_000_000,
+            file_url_ttl_secs: 3600,
+            s3_bucket: None,
+            s3_endpoint: None,
+            s3_region: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
             smtp_host: None,
             smtp_port: None,
             smtp_username: None,

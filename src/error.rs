@@ -24,6 +24,9 @@ pub enum Error {
     Validation(Vec<FieldError>),
     #[error("request body too large")]
     PayloadTooLarge,
+    /// Too large for a limit other than the body's (a file, a storage quota).
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("too many requests")]
@@ -83,7 +86,7 @@ impl Error {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge | Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -125,7 +128,7 @@ impl IntoResponse for Error {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             // The rest of the body was not read: the connection cannot carry another request.
-            Self::PayloadTooLarge => {
+            Self::PayloadTooLarge | Self::TooLarge(_) => {
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}

@@ -8,6 +8,7 @@ pub mod config;
 pub mod contacts;
 pub mod domain;
 pub mod error;
+pub mod files;
 mod http;
 pub mod mail;
 pub mod messages;

@@ -27,6 +27,8 @@ pub struct Shared {
     pub mailer: Mailer,
     pub rate_limits: RateLimits,
     pub presence: Presence,
+    /// File storage and the key that signs file URLs.
+    pub files: crate::files::Files,
     /// Events to connected clients.
     pub realtime: Realtime,
     /// Cancelled when the server begins to shut down.

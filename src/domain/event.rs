@@ -127,6 +127,8 @@ pub enum ClientFrame {
         content: String,
         client_id: Option<String>,
         reply_to: Option<String>,
+        #[serde(default)]
+        attachments: Vec<String>,
     },
     #[serde(rename = "typing")]
     Typing { chat_id: String },

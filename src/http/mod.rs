@@ -5,6 +5,7 @@ mod assets;
 mod auth;
 mod chats;
 mod extract;
+mod files;
 mod friends;
 mod health;
 mod messages;
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .merge(friends::router())
         .merge(chats::router())
         .merge(messages::router())
+        .merge(files::router())
         .split_for_parts();
 
     let request_id = HeaderName::from_static("x-request-id");

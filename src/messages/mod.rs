@@ -43,6 +43,8 @@ pub struct MessageView {
     pub client_id: Option<String>,
     /// Users this message mentions.
     pub mentions: Vec<String>,
+    /// Files, with signed URLs that expire (fetch the message again for fresh ones).
+    pub attachments: Vec<crate::files::FileView>,
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted: bool,
@@ -74,6 +76,7 @@ pub fn message_view(
         reply_to: row.reply_to,
         client_id: row.client_id,
         mentions,
+        attachments: Vec::new(),
         created_at: row.created_at,
         edited_at: row.edited_at,
     }
@@ -87,12 +90,18 @@ pub async fn views_of(
 ) -> Result<Vec<MessageView>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut mentions = state.db.mentions_of_many(&ids).await?;
+    let mut attachments = state.db.attachments_of_many(&ids).await?;
     let blocked = state.db.block_ids(&viewer.user_id, true).await?;
     Ok(rows
         .into_iter()
         .map(|row| {
             let m = mentions.remove(&row.id).unwrap_or_default();
-            message_view(row, m, &blocked)
+            let files = attachments.remove(&row.id).unwrap_or_default();
+            let mut view = message_view(row, m, &blocked);
+            if !view.deleted {
+                view.attachments = files.iter().map(|f| crate::files::view(state, f)).collect();
+            }
+            view
         })
         .collect())
 }
@@ -105,6 +114,9 @@ pub struct SendMessage {
     pub client_id: Option<String>,
     /// The id of a message in this chat this one replies to.
     pub reply_to: Option<String>,
+    /// Files uploaded with `POST /files` (at most 10); with them, `content` may be empty.
+    #[serde(default)]
+    pub attachments: Vec<String>,
 }
 
 const CLIENT_ID_MAX: usize = 64;
@@ -209,8 +221,11 @@ pub async fn send(
             false,
         ));
     }
-    check_content(state, &req.content)?;
+    if req.attachments.is_empty() || !req.content.trim().is_empty() {
+        check_content(state, &req.content)?;
+    }
     check_may_post(state, viewer, &chat, &me).await?;
+    crate::files::check_attachments(state, viewer, &req.attachments).await?;
     if let Some(reply_to) = &req.reply_to {
         let found = is_id(reply_to) && state.db.message(&chat.id, reply_to).await?.is_some();
         if !found {
@@ -238,7 +253,12 @@ pub async fn send(
         edited_at: None,
         deleted_at: None,
     };
-    let (row, created) = match state.writer.append(NewMessage { row, mentions }).await? {
+    let new = NewMessage {
+        row,
+        mentions,
+        attachments: req.attachments,
+    };
+    let (row, created) = match state.writer.append(new).await? {
         Appended::New(row) => (row, true),
         Appended::Existing(row) => (row, false),
     };

@@ -317,11 +317,13 @@ impl Connection {
                 content,
                 client_id,
                 reply_to,
+                attachments,
             } => {
                 let req = SendMessage {
                     content,
                     client_id: client_id.clone(),
                     reply_to,
+                    attachments,
                 };
                 match messages::send(state, user, &chat_id, req).await {
                     Ok((message, _)) => Ok(Some(ServerEvent::Ack { client_id, message })),
@@ -597,7 +599,7 @@ pub async fn run_chat_room(
                     _ => text.to_string(),
                 };
                 users::note_activity(&state, &user.user_id);
-                let req = SendMessage { content, client_id: None, reply_to: None };
+                let req = SendMessage { content, client_id: None, reply_to: None, attachments: Vec::new() };
                 if let Err(err) = messages::send(&state, &user, &chat_id, req).await {
                     if matches!(err, Error::NotFound(_)) {
                         break Some((close::FORBIDDEN, "not a member"));

@@ -8,6 +8,7 @@
 mod accounts;
 mod chats;
 mod contacts;
+mod files;
 mod messages;
 mod users;
 mod writer;
@@ -15,6 +16,7 @@ mod writer;
 pub use accounts::{NewSession, Rotation, SessionRow};
 pub use chats::{ChatListRow, ChatRow, MemberChange, MemberRow};
 pub use contacts::{FriendRequestRow, Relation, Since};
+pub use files::FileRow;
 pub use messages::{MessageRow, Page};
 pub use users::UserRow;
 pub use writer::{Appended, NewMessage, Writer};
@@ -51,6 +53,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "chats",
         include_str!("../../migrations/sqlite/0003_chats.sql"),
         include_str!("../../migrations/postgres/0003_chats.sql"),
+    ),
+    (
+        4,
+        "files",
+        include_str!("../../migrations/sqlite/0004_files.sql"),
+        include_str!("../../migrations/postgres/0004_files.sql"),
     ),
 ];
 

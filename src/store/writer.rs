@@ -23,6 +23,8 @@ pub struct NewMessage {
     pub row: MessageRow,
     /// Users the message mentions.
     pub mentions: Vec<String>,
+    /// Files attached, in order (already checked: the sender may share them).
+    pub attachments: Vec<String>,
 }
 
 /// What a send became: a new message, or the one already sent with its `client_id`.
@@ -108,7 +110,7 @@ async fn commit(db: &Db, batch: &[&NewMessage]) -> Result<Vec<Appended>, sqlx::E
         }
         let mut sources = Vec::with_capacity(batch.len());
         let mut fresh: Vec<MessageRow> = Vec::new();
-        let mut fresh_mentions: Vec<&[String]> = Vec::new();
+        let mut fresh_extras: Vec<&NewMessage> = Vec::new();
         let mut seen: HashMap<(&str, Option<&str>, &str), usize> = HashMap::new();
         for send in batch {
             let row = &send.row;
@@ -132,15 +134,27 @@ async fn commit(db: &Db, batch: &[&NewMessage]) -> Result<Vec<Appended>, sqlx::E
             }
             sources.push(Source::Fresh(fresh.len()));
             fresh.push(row.clone());
-            fresh_mentions.push(&send.mentions);
+            fresh_extras.push(send);
         }
         let appended = if fresh.is_empty() {
             fresh
         } else {
             append_messages!(tx, fresh)
         };
-        for (message, mentions) in appended.iter().zip(fresh_mentions) {
-            for user_id in mentions {
+        for (message, send) in appended.iter().zip(fresh_extras) {
+            for (position, file_id) in send.attachments.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO message_attachments (message_id, file_id, chat_id, position) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(&message.id)
+                .bind(file_id)
+                .bind(&message.chat_id)
+                .bind(position as i32)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for user_id in &send.mentions {
                 sqlx::query(
                     "INSERT INTO message_mentions (message_id, user_id, chat_id, seq) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT DO NOTHING",

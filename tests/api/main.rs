@@ -6,8 +6,10 @@ mod smtp;
 
 mod auth;
 mod chats;
+mod files;
 mod friends;
 mod live;
+mod loadgen;
 mod messages;
 mod operations;
 mod realtime;
