@@ -139,5 +139,6 @@ async fn tidy(state: &AppState) -> crate::error::Result<()> {
     state.db.delete_expired(now).await?;
     let hold = chrono::Duration::days(state.config.deleted_username_hold_days as i64);
     state.db.release_deleted_usernames(now - hold).await?;
+    crate::files::collect_garbage(state).await?;
     Ok(())
 }

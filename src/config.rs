@@ -74,6 +74,9 @@ pub struct Config {
     pub file_blocked_types: Vec<String>,
     /// Images with more pixels than this are refused (decompression bombs).
     pub image_max_pixels: u64,
+    /// Files nothing refers to (never sent, or their messages deleted) are removed
+    /// once they are this old, in seconds.
+    pub file_orphan_grace_secs: u64,
     /// How long the signed file URLs in message payloads stay valid, in seconds.
     pub file_url_ttl_secs: u64,
     /// S3-compatible storage for files; when `s3_bucket` is unset, files go to
@@ -179,6 +182,7 @@ impl Default for Config {
             .to_vec(),
             image_max_pixels: 50_000_000,
             file_url_ttl_secs: 3600,
+            file_orphan_grace_secs: 24 * 3600,
             s3_bucket: None,
             s3_endpoint: None,
             s3_region: None,

@@ -272,7 +272,7 @@ async fn chat_view(
         settings: settings_of(&chat),
         name: chat.name,
         description: chat.description,
-        avatar_url: chat.avatar_url,
+        avatar_url: crate::files::avatar_url(state, chat.avatar_url),
         last_seq: chat.last_seq,
         created_at: chat.created_at,
         last_activity_at: chat.last_activity_at,
@@ -599,7 +599,7 @@ pub async fn list(
             me: my_membership(&row.member),
             id: row.chat.id,
             name: row.chat.name,
-            avatar_url: row.chat.avatar_url,
+            avatar_url: crate::files::avatar_url(state, row.chat.avatar_url),
             last_seq: row.chat.last_seq,
             last_activity_at: row.chat.last_activity_at,
             unread_count: row.unread_count,
@@ -636,7 +636,54 @@ pub async fn update(
     state: &AppState,
     viewer: &AuthUser,
     chat_id: &str,
+    mut req: ChatUpdate,
+) -> Result<Chat> {
+    let avatar = req
+        .avatar_url
+        .take()
+        .map(|url| {
+            url.as_deref()
+                .map(crate::users::parse_avatar_url)
+                .transpose()
+        })
+        .transpose()?;
+    apply_update(state, viewer, chat_id, req, avatar).await
+}
+
+/// Refuses, before an upload, someone who may not change this chat's info.
+pub async fn check_may_edit_info(state: &AppState, viewer: &AuthUser, chat_id: &str) -> Result<()> {
+    let (chat, me) = membership(state, viewer, chat_id).await?;
+    if chat.kind == "direct" {
+        return Err(Error::Forbidden(
+            "A direct chat has no avatar to change".into(),
+        ));
+    }
+    if !Policy::from_stored(&chat.edit_policy).allows(Role::from_stored(&me.role)) {
+        return Err(Error::Forbidden(
+            "Only admins can edit this chat's info".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Sets (or with `None` removes) a group's avatar: a reference made by
+/// `files::upload_avatar`. The same rules as editing the chat's info.
+pub async fn set_avatar(
+    state: &AppState,
+    viewer: &AuthUser,
+    chat_id: &str,
+    stored: Option<String>,
+) -> Result<Chat> {
+    apply_update(state, viewer, chat_id, ChatUpdate::default(), Some(stored)).await
+}
+
+/// `avatar`: the stored form of a new avatar (`Some(None)` removes it).
+async fn apply_update(
+    state: &AppState,
+    viewer: &AuthUser,
+    chat_id: &str,
     req: ChatUpdate,
+    avatar: Option<Option<String>>,
 ) -> Result<Chat> {
     let (mut chat, me) = membership(state, viewer, chat_id).await?;
     if chat.kind == "direct" {
@@ -645,7 +692,7 @@ pub async fn update(
         ));
     }
     let role = Role::from_stored(&me.role);
-    let edits_info = req.name.is_some() || req.description.is_some() || req.avatar_url.is_some();
+    let edits_info = req.name.is_some() || req.description.is_some() || avatar.is_some();
     if edits_info && !Policy::from_stored(&chat.edit_policy).allows(role) {
         return Err(Error::Forbidden(
             "Only admins can edit this chat's info".into(),
@@ -664,11 +711,8 @@ pub async fn update(
     if let Some(description) = &req.description {
         chat.description = parse_description(description)?;
     }
-    if let Some(url) = req.avatar_url {
-        chat.avatar_url = url
-            .as_deref()
-            .map(crate::users::parse_avatar_url)
-            .transpose()?;
+    if let Some(avatar) = avatar {
+        chat.avatar_url = avatar;
     }
     if let Some(settings) = req.settings {
         if let Some(p) = settings.post {

@@ -101,12 +101,16 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-pub fn view(state: &AppState, file: &FileRow) -> FileView {
-    // Rounded up to the hour's quarter, so that URLs stay the same for a while and
-    // browsers can cache what they fetched.
+/// When URLs made now expire: rounded up to a quarter hour, so that they stay the
+/// same for a while and browsers can cache what they fetched.
+fn url_expiry(state: &AppState) -> i64 {
     let step = 900;
     let ttl = state.config.file_url_ttl_secs as i64;
-    let expires = (now().timestamp() + ttl + step - 1) / step * step;
+    (now().timestamp() + ttl + step - 1) / step * step
+}
+
+pub fn view(state: &AppState, file: &FileRow) -> FileView {
+    let expires = url_expiry(state);
     let url = |variant: &str, path: &str| {
         let sig = state.files.signature(&file.id, variant, expires);
         format!("/files/{}{path}?expires={expires}&sig={sig}", file.id)
@@ -363,6 +367,62 @@ pub async fn check_attachments(state: &AppState, user: &AuthUser, ids: &[String]
         }
     }
     Ok(())
+}
+
+/// How a stored avatar is referenced: `file:<id>` (an upload), or an external URL
+/// from before uploads existed.
+pub const AVATAR_PREFIX: &str = "file:";
+
+/// The URL clients fetch an avatar from: for an uploaded one, its thumbnail's signed URL.
+pub fn avatar_url(state: &AppState, stored: Option<String>) -> Option<String> {
+    let stored = stored?;
+    let Some(file_id) = stored.strip_prefix(AVATAR_PREFIX) else {
+        return Some(stored);
+    };
+    let expires = url_expiry(state);
+    let sig = state.files.signature(file_id, "thumbnail", expires);
+    Some(format!(
+        "/files/{file_id}/thumbnail?expires={expires}&sig={sig}"
+    ))
+}
+
+/// Stores an uploaded avatar (an image with a thumbnail) and returns its reference.
+pub async fn upload_avatar<S, E>(
+    state: &AppState,
+    user: &AuthUser,
+    name: Option<&str>,
+    body: S,
+) -> Result<String>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let file = upload(state, user, name, body).await?;
+    if file.thumbnail_url.is_none() {
+        return Err(Error::UnsupportedMediaType(
+            "An avatar must be an image (JPEG, PNG, GIF or WebP)".into(),
+        ));
+    }
+    Ok(format!("{AVATAR_PREFIX}{}", file.id))
+}
+
+/// Removes files nothing refers to any more (no live message, no avatar) once they
+/// are `file_orphan_grace_secs` old, then the stored bytes no file row uses. Run by
+/// the janitor. Returns how many stored objects went.
+pub async fn collect_garbage(state: &AppState) -> Result<usize> {
+    let grace = state.config.file_orphan_grace_secs as i64;
+    let before = now() - chrono::Duration::seconds(grace);
+    let hashes = state.db.delete_unreferenced_files(before).await?;
+    let mut removed = 0;
+    for sha256 in hashes {
+        if state.db.file_hash_in_use(&sha256).await? {
+            continue;
+        }
+        state.files.storage.delete(&blob_key(&sha256)).await?;
+        state.files.storage.delete(&thumb_key(&sha256)).await?;
+        removed += 1;
+    }
+    Ok(removed)
 }
 
 /// Whether the browser may show this type in place: only types that cannot run

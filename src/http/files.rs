@@ -2,6 +2,7 @@
 //! `crate::files`; this file only speaks HTTP: ranges, caching and safe headers.
 
 use axum::body::Body;
+use axum::extract::multipart::Field;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -12,11 +13,13 @@ use utoipa_axum::routes;
 
 use super::{ErrorBody, ValidationErrorBody};
 use crate::auth::{self, AuthUser};
+use crate::chats::{self, Chat};
 use crate::error::{Error, Result};
 use crate::files::storage::{blob_key, thumb_key};
 use crate::files::{self, FileView, inline_safe};
 use crate::state::AppState;
 use crate::store::FileRow;
+use crate::users::{self, Profile};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -24,6 +27,110 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(upload).layer(DefaultBodyLimit::disable()))
         .routes(routes!(download))
         .routes(routes!(thumbnail))
+        .routes(routes!(set_my_avatar, remove_my_avatar).layer(DefaultBodyLimit::disable()))
+        .routes(routes!(set_chat_avatar, remove_chat_avatar).layer(DefaultBodyLimit::disable()))
+}
+
+/// Hands the multipart field named `file` (skipping any others) and its name to `then`.
+async fn with_file_field<T>(
+    multipart: &mut Multipart,
+    then: impl AsyncFnOnce(Option<String>, Field<'_>) -> Result<T>,
+) -> Result<T> {
+    let bad = |msg: String| Error::invalid("file", msg, "");
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| bad(format!("bad multipart body: {e}")))?
+    {
+        if field.name() == Some("file") {
+            let name = field.file_name().map(str::to_string);
+            return then(name, field).await;
+        }
+    }
+    Err(bad("a multipart field named `file` is required".into()))
+}
+
+/// Upload your avatar (multipart, field `file`: JPEG, PNG, GIF or WebP).
+#[utoipa::path(put, path = "/users/me/avatar", tag = "users", security(("bearer" = [])),
+    request_body(content_type = "multipart/form-data", description = "A `file` field"),
+    responses(
+        (status = 200, description = "Your profile, with its new avatar_url", body = Profile),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 413, description = "Too large, or storage quota reached", body = ErrorBody),
+        (status = 415, description = "Not an image", body = ErrorBody),
+        (status = 422, description = "No file field, or too many pixels", body = ValidationErrorBody),
+    ))]
+async fn set_my_avatar(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    mut multipart: Multipart,
+) -> Result<axum::Json<Profile>> {
+    let stored = with_file_field(&mut multipart, async |name, field| {
+        files::upload_avatar(&state, &auth, name.as_deref(), field).await
+    })
+    .await?;
+    Ok(axum::Json(
+        users::set_avatar(&state, &auth, Some(stored)).await?,
+    ))
+}
+
+/// Remove your avatar.
+#[utoipa::path(delete, path = "/users/me/avatar", tag = "users", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Your profile", body = Profile),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    ))]
+async fn remove_my_avatar(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> Result<axum::Json<Profile>> {
+    Ok(axum::Json(users::set_avatar(&state, &auth, None).await?))
+}
+
+/// Upload a group's avatar (who may: as for editing the group's info).
+#[utoipa::path(put, path = "/chats/{chat_id}/avatar", tag = "chats", security(("bearer" = [])),
+    params(("chat_id" = String, Path, description = "Chat id")),
+    request_body(content_type = "multipart/form-data", description = "A `file` field"),
+    responses(
+        (status = 200, description = "The chat", body = Chat),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not allowed to edit this chat's info, or a direct chat", body = ErrorBody),
+        (status = 404, description = "No such chat, or not a member", body = ErrorBody),
+        (status = 415, description = "Not an image", body = ErrorBody),
+    ))]
+async fn set_chat_avatar(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(chat_id): Path<String>,
+    mut multipart: Multipart,
+) -> Result<axum::Json<Chat>> {
+    // Refused before anything is uploaded.
+    chats::check_may_edit_info(&state, &auth, &chat_id).await?;
+    let stored = with_file_field(&mut multipart, async |name, field| {
+        files::upload_avatar(&state, &auth, name.as_deref(), field).await
+    })
+    .await?;
+    Ok(axum::Json(
+        chats::set_avatar(&state, &auth, &chat_id, Some(stored)).await?,
+    ))
+}
+
+/// Remove a group's avatar.
+#[utoipa::path(delete, path = "/chats/{chat_id}/avatar", tag = "chats", security(("bearer" = [])),
+    params(("chat_id" = String, Path, description = "Chat id")),
+    responses(
+        (status = 200, description = "The chat", body = Chat),
+        (status = 403, description = "Not allowed to edit this chat's info", body = ErrorBody),
+        (status = 404, description = "No such chat, or not a member", body = ErrorBody),
+    ))]
+async fn remove_chat_avatar(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(chat_id): Path<String>,
+) -> Result<axum::Json<Chat>> {
+    Ok(axum::Json(
+        chats::set_avatar(&state, &auth, &chat_id, None).await?,
+    ))
 }
 
 /// Upload a file (multipart, field `file`). Attach it to a message with
@@ -42,20 +149,11 @@ async fn upload(
     auth: AuthUser,
     mut multipart: Multipart,
 ) -> Result<(StatusCode, axum::Json<FileView>)> {
-    let bad = |msg: String| Error::invalid("file", msg, "");
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| bad(format!("bad multipart body: {e}")))?
-    {
-        if field.name() != Some("file") {
-            continue;
-        }
-        let name = field.file_name().map(str::to_string);
-        let view = files::upload(&state, &auth, name.as_deref(), field).await?;
-        return Ok((StatusCode::CREATED, axum::Json(view)));
-    }
-    Err(bad("a multipart field named `file` is required".into()))
+    let view = with_file_field(&mut multipart, async |name, field| {
+        files::upload(&state, &auth, name.as_deref(), field).await
+    })
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(view)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -57,20 +57,54 @@ impl Db {
             .await)?)
     }
 
-    /// Whether `user_id` may see the file: they uploaded it, or it is attached to a
-    /// message not deleted in a chat they are a member of.
+    /// Whether `user_id` may see the file: they uploaded it; it is attached to a
+    /// message not deleted in a chat they are a member of; it is someone's avatar
+    /// (profiles are for everyone), or the avatar of a chat of theirs.
     pub async fn may_see_file(&self, file_id: &str, user_id: &str) -> Result<bool> {
         let sql = "SELECT EXISTS (SELECT 1 FROM files WHERE id = $1 AND owner_id = $2) \
                    OR EXISTS (SELECT 1 FROM message_attachments a \
                      JOIN messages m ON m.id = a.message_id AND m.deleted_at IS NULL \
                      JOIN chat_members cm ON cm.chat_id = a.chat_id AND cm.user_id = $2 \
-                     WHERE a.file_id = $1)";
+                     WHERE a.file_id = $1) \
+                   OR EXISTS (SELECT 1 FROM users WHERE avatar_url = 'file:' || $1) \
+                   OR EXISTS (SELECT 1 FROM chats c \
+                     JOIN chat_members cm ON cm.chat_id = c.id AND cm.user_id = $2 \
+                     WHERE c.avatar_url = 'file:' || $1)";
         let (seen,): (bool,) = on_pool!(&self.read, |p| sqlx::query_as(sql)
             .bind(file_id)
             .bind(user_id)
             .fetch_one(p)
             .await)?;
         Ok(seen)
+    }
+
+    /// Deletes the files created before `before` that no live message and no avatar
+    /// refers to; returns their hashes.
+    pub async fn delete_unreferenced_files(&self, before: DateTime<Utc>) -> Result<Vec<String>> {
+        let sql = "DELETE FROM files WHERE created_at < $1 \
+                   AND NOT EXISTS (SELECT 1 FROM message_attachments a \
+                     JOIN messages m ON m.id = a.message_id AND m.deleted_at IS NULL \
+                     WHERE a.file_id = files.id) \
+                   AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar_url = 'file:' || files.id) \
+                   AND NOT EXISTS (SELECT 1 FROM chats c WHERE c.avatar_url = 'file:' || files.id) \
+                   RETURNING sha256";
+        let rows: Vec<(String,)> = on_pool!(&self.write, |p| sqlx::query_as(sql)
+            .bind(before)
+            .fetch_all(p)
+            .await)?;
+        let mut hashes: Vec<String> = rows.into_iter().map(|(h,)| h).collect();
+        hashes.sort();
+        hashes.dedup();
+        Ok(hashes)
+    }
+
+    pub async fn file_hash_in_use(&self, sha256: &str) -> Result<bool> {
+        let sql = "SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = $1)";
+        let (used,): (bool,) = on_pool!(&self.write, |p| sqlx::query_as(sql)
+            .bind(sha256)
+            .fetch_one(p)
+            .await)?;
+        Ok(used)
     }
 
     /// The bytes a user's files take (each upload counts, even of the same bytes).

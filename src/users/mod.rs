@@ -121,7 +121,7 @@ pub fn view(state: &AppState, viewer: &AuthUser, row: UserRow, relation: Relatio
         username: row.username,
         display_name: row.display_name,
         bio: row.bio,
-        avatar_url: row.avatar_url,
+        avatar_url: crate::files::avatar_url(state, row.avatar_url),
         status,
         status_text,
         last_seen,
@@ -436,6 +436,21 @@ pub async fn update(
     announce_profile(state, &row.id).await?;
     let relation = state.db.relation(&viewer.user_id, &row.id).await?;
     Ok(view(state, viewer, row, relation))
+}
+
+/// Sets (or with `None` removes) the viewer's avatar: a reference made by
+/// `files::upload_avatar`.
+pub async fn set_avatar(
+    state: &AppState,
+    viewer: &AuthUser,
+    stored: Option<String>,
+) -> Result<Profile> {
+    let mut row = load(state, viewer, &viewer.user_id).await?;
+    row.avatar_url = stored;
+    row.updated_at = now();
+    state.db.update_profile(&row).await?;
+    announce_profile(state, &row.id).await?;
+    Ok(own_view(state, row))
 }
 
 /// What search matches a user by: their names, folded.

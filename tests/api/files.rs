@@ -8,18 +8,86 @@ use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-use crate::backend_tests;
 use crate::chats::direct;
-use crate::helpers::{Backend, TestApp, TestUser, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, TestApp, TestUser, spawn_app_with};
+use blockchat::Config;
 
-backend_tests!(
+/// Every test on both databases and both storage backends: a local folder, and
+/// S3 as served by moto on this machine (`.ci/run` starts it; set `TEST_S3_URL` to use
+/// another), with a bucket per test.
+macro_rules! storage_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_local {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Setup { backend: $crate::helpers::Backend::Sqlite, s3: false }).await }) *
+        }
+        mod sqlite_s3 {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Setup { backend: $crate::helpers::Backend::Sqlite, s3: true }).await }) *
+        }
+        mod postgres_local {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Setup { backend: $crate::helpers::Backend::Postgres, s3: false }).await }) *
+        }
+        mod postgres_s3 {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Setup { backend: $crate::helpers::Backend::Postgres, s3: true }).await }) *
+        }
+    };
+}
+
+storage_tests!(
     a_file_round_trips_byte_exact_and_reaches_chat_members_only,
+    a_100_mib_upload_streams_through,
     signed_urls_work_until_they_expire_and_cannot_be_forged,
     limits_types_and_names_are_enforced,
     active_content_is_served_as_an_attachment_in_a_sandbox,
     images_get_a_thumbnail_and_a_pixel_limit,
     ranges_and_etags_work,
+    avatars_for_people_and_groups_use_the_same_pipeline,
+    files_nothing_refers_to_are_collected,
 );
+
+#[derive(Clone, Copy)]
+struct Setup {
+    backend: Backend,
+    s3: bool,
+}
+
+fn s3_url() -> String {
+    std::env::var("TEST_S3_URL").unwrap_or_else(|_| "http://127.0.0.1:5055".into())
+}
+
+async fn spawn(setup: Setup, customize: impl FnOnce(&mut Config)) -> TestApp {
+    let bucket = setup
+        .s3
+        .then(|| format!("bc-test-{}", uuid::Uuid::new_v4().simple()));
+    if let Some(bucket) = &bucket {
+        let url = format!("{}/{bucket}", s3_url());
+        let made = reqwest::Client::new()
+            .put(&url)
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "S3 (moto) must be running at {} for the tests: {e}",
+                    s3_url()
+                )
+            });
+        assert!(made.status().is_success(), "cannot create bucket {bucket}");
+    }
+    spawn_app_with(setup.backend, |c| {
+        if let Some(bucket) = bucket {
+            c.s3_bucket = Some(bucket);
+            c.s3_endpoint = Some(s3_url());
+            c.s3_region = Some("us-east-1".into());
+            c.s3_access_key_id = Some("test".into());
+            c.s3_secret_access_key = Some("test".into());
+        }
+        customize(c);
+    })
+    .await
+}
 
 async fn upload(app: &TestApp, user: &TestUser, name: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
     let form = Form::new().part("file", Part::bytes(bytes).file_name(name.to_string()));
@@ -56,8 +124,8 @@ fn png(width: u32, height: u32) -> Vec<u8> {
     out
 }
 
-async fn a_file_round_trips_byte_exact_and_reaches_chat_members_only(backend: Backend) {
-    let app = spawn_app(backend).await;
+async fn a_file_round_trips_byte_exact_and_reaches_chat_members_only(setup: Setup) {
+    let app = spawn(setup, |_| {}).await;
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
     let eve = app.user("eve").await;
@@ -126,8 +194,44 @@ async fn a_file_round_trips_byte_exact_and_reaches_chat_members_only(backend: Ba
     // The same bytes uploaded again are stored once.
     let (_, again) = upload(&app, &bob, "copy.bin", bytes.clone()).await;
     assert_ne!(again["id"], file["id"]);
-    let blobs = walk(&app.data_dir.path().join("files/blobs"));
-    assert_eq!(blobs, 1, "content-addressed: one copy");
+    if !setup.s3 {
+        let blobs = walk(&app.data_dir.path().join("files/blobs"));
+        assert_eq!(blobs, 1, "content-addressed: one copy");
+    }
+}
+
+/// 100 MiB through the server, streamed both ways, compared by hash.
+async fn a_100_mib_upload_streams_through(setup: Setup) {
+    use sha2::Digest;
+    let app = spawn(setup, |c| c.file_max_bytes = 200 * 1024 * 1024).await;
+    let alice = app.user("alice").await;
+    const CHUNK: usize = 1024 * 1024;
+    let chunk = some_bytes(CHUNK);
+    let mut expected = sha2::Sha256::new();
+    for _ in 0..100 {
+        expected.update(&chunk);
+    }
+    let chunks =
+        futures_util::stream::iter((0..100).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+    let part = Part::stream_with_length(reqwest::Body::wrap_stream(chunks), 100 * CHUNK as u64)
+        .file_name("big.bin");
+    let response = app
+        .client
+        .post(app.url("/files"))
+        .bearer_auth(&alice.token)
+        .multipart(Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let file: Value = response.json().await.unwrap();
+    assert_eq!(file["size"], 100 * CHUNK);
+    let mut got = fetch(&app, file["url"].as_str().unwrap(), None).await;
+    let mut actual = sha2::Sha256::new();
+    while let Some(bytes) = got.chunk().await.unwrap() {
+        actual.update(&bytes);
+    }
+    assert_eq!(actual.finalize(), expected.finalize());
 }
 
 fn walk(dir: &std::path::Path) -> usize {
@@ -147,8 +251,8 @@ fn walk(dir: &std::path::Path) -> usize {
         .unwrap_or(0)
 }
 
-async fn signed_urls_work_until_they_expire_and_cannot_be_forged(backend: Backend) {
-    let app = spawn_app(backend).await;
+async fn signed_urls_work_until_they_expire_and_cannot_be_forged(setup: Setup) {
+    let app = spawn(setup, |_| {}).await;
     let alice = app.user("alice").await;
     let (_, file) = upload(&app, &alice, "a.txt", b"hello".to_vec()).await;
     let url = file["url"].as_str().unwrap();
@@ -171,8 +275,8 @@ async fn signed_urls_work_until_they_expire_and_cannot_be_forged(backend: Backen
     assert_eq!(fetch(&app, &thumb, None).await.status(), 403);
 }
 
-async fn limits_types_and_names_are_enforced(backend: Backend) {
-    let app = spawn_app_with(backend, |c| {
+async fn limits_types_and_names_are_enforced(setup: Setup) {
+    let app = spawn(setup, |c| {
         c.file_max_bytes = 1024 * 1024;
         c.file_quota_per_user_bytes = 1536 * 1024;
     })
@@ -215,8 +319,8 @@ async fn limits_types_and_names_are_enforced(backend: Backend) {
     assert_eq!(reply.status(), 401);
 }
 
-async fn active_content_is_served_as_an_attachment_in_a_sandbox(backend: Backend) {
-    let app = spawn_app(backend).await;
+async fn active_content_is_served_as_an_attachment_in_a_sandbox(setup: Setup) {
+    let app = spawn(setup, |_| {}).await;
     let alice = app.user("alice").await;
     let html = b"<html><script>alert(1)</script></html>".to_vec();
     let svg =
@@ -245,8 +349,8 @@ async fn active_content_is_served_as_an_attachment_in_a_sandbox(backend: Backend
     );
 }
 
-async fn images_get_a_thumbnail_and_a_pixel_limit(backend: Backend) {
-    let app = spawn_app_with(backend, |c| c.image_max_pixels = 1_000_000).await;
+async fn images_get_a_thumbnail_and_a_pixel_limit(setup: Setup) {
+    let app = spawn(setup, |c| c.image_max_pixels = 1_000_000).await;
     let alice = app.user("alice").await;
     let (status, file) = upload(&app, &alice, "photo.png", png(800, 600)).await;
     assert_eq!(status, 201, "{file}");
@@ -272,8 +376,8 @@ async fn images_get_a_thumbnail_and_a_pixel_limit(backend: Backend) {
     assert_eq!(none.status(), 404);
 }
 
-async fn ranges_and_etags_work(backend: Backend) {
-    let app = spawn_app(backend).await;
+async fn ranges_and_etags_work(setup: Setup) {
+    let app = spawn(setup, |_| {}).await;
     let alice = app.user("alice").await;
     let bytes = some_bytes(10_000);
     let (_, file) = upload(&app, &alice, "r.bin", bytes.clone()).await;
@@ -307,4 +411,154 @@ async fn ranges_and_etags_work(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(cached.status(), 304);
+}
+
+async fn avatars_for_people_and_groups_use_the_same_pipeline(setup: Setup) {
+    let app = spawn(setup, |_| {}).await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let eve = app.user("eve").await;
+    let put_avatar = |path: String, token: String, name: &'static str, bytes: Vec<u8>| {
+        let app = &app;
+        async move {
+            let form = Form::new().part("file", Part::bytes(bytes).file_name(name));
+            let response = app
+                .client
+                .put(app.url(&path))
+                .bearer_auth(token)
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
+            (
+                response.status(),
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, me) = put_avatar(
+        "/users/me/avatar".into(),
+        alice.token.clone(),
+        "me.png",
+        png(400, 400),
+    )
+    .await;
+    assert_eq!(status, 200, "{me}");
+    let url = me["avatar_url"].as_str().unwrap().to_string();
+    assert!(
+        url.starts_with("/files/") && url.contains("/thumbnail?"),
+        "{url}"
+    );
+    // Anyone may see a profile's avatar, through the URL they are given.
+    let seen = app
+        .get(format!("/users/{}", alice.id), Some(&bob.token))
+        .await
+        .expect(200)
+        .body;
+    let theirs = seen["avatar_url"].as_str().unwrap();
+    let got = fetch(&app, theirs, None).await;
+    assert_eq!(got.status(), 200);
+    assert!(image::load_from_memory(&got.bytes().await.unwrap()).is_ok());
+    let (status, _) = put_avatar(
+        "/users/me/avatar".into(),
+        alice.token.clone(),
+        "me.txt",
+        b"hi".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 415);
+    let removed = app
+        .request(
+            reqwest::Method::DELETE,
+            "/users/me/avatar",
+            Some(&alice.token),
+            None,
+        )
+        .await
+        .expect(200)
+        .body;
+    assert!(removed["avatar_url"].is_null());
+
+    let group = crate::chats::group(&app, &alice, "team", &[&bob]).await;
+    let path = format!("/chats/{group}/avatar");
+    let (status, chat) = put_avatar(path.clone(), alice.token.clone(), "g.png", png(64, 64)).await;
+    assert_eq!(status, 200, "{chat}");
+    assert!(chat["avatar_url"].as_str().unwrap().contains("/thumbnail?"));
+    // Members may edit a group's info unless it says admins; a stranger sees no group.
+    let (status, _) = put_avatar(path.clone(), eve.token.clone(), "g.png", png(8, 8)).await;
+    assert_eq!(status, 404);
+    app.request(
+        reqwest::Method::PUT,
+        format!("/chats/{group}"),
+        Some(&alice.token),
+        Some(json!({"settings": {"edit_info": "admins"}})),
+    )
+    .await
+    .expect(200);
+    let (status, _) = put_avatar(path.clone(), bob.token.clone(), "g.png", png(8, 8)).await;
+    assert_eq!(status, 403);
+    let direct_chat = direct(&app, &alice, &bob).await;
+    let (status, _) = put_avatar(
+        format!("/chats/{direct_chat}/avatar"),
+        alice.token.clone(),
+        "g.png",
+        png(8, 8),
+    )
+    .await;
+    assert_eq!(status, 403);
+}
+
+async fn files_nothing_refers_to_are_collected(setup: Setup) {
+    let app = spawn(setup, |c| c.file_orphan_grace_secs = 0).await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let chat = direct(&app, &alice, &bob).await;
+    let (_, kept) = upload(&app, &alice, "kept.txt", b"kept".to_vec()).await;
+    let (_, unsent) = upload(&app, &alice, "unsent.txt", b"unsent".to_vec()).await;
+    let (_, shared) = upload(&app, &alice, "deleted.txt", b"deleted".to_vec()).await;
+    let (_, same) = upload(&app, &alice, "same.txt", b"kept".to_vec()).await;
+    let send = |id: &Value| {
+        app.post(
+            format!("/chats/{chat}/messages"),
+            Some(&alice.token),
+            json!({"content": "", "attachments": [id]}),
+        )
+    };
+    send(&kept["id"]).await.expect(201);
+    let gone = send(&shared["id"]).await.expect(201).body;
+    app.request(
+        reqwest::Method::DELETE,
+        format!("/chats/{chat}/messages/{}", gone["id"].as_str().unwrap()),
+        Some(&alice.token),
+        None,
+    )
+    .await;
+    let removed = blockchat::files::collect_garbage(&app.state).await.unwrap();
+    // "unsent" and "deleted" had their own bytes; "same" shared its bytes with "kept".
+    assert_eq!(removed, 2);
+    let path = |f: &Value| format!("/files/{}", f["id"].as_str().unwrap());
+    assert_eq!(
+        fetch(&app, &path(&kept), Some(&alice.token)).await.status(),
+        200
+    );
+    assert_eq!(
+        fetch(&app, &path(&unsent), Some(&alice.token))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        fetch(&app, &path(&shared), Some(&alice.token))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        fetch(&app, &path(&same), Some(&alice.token))
+            .await
+            .status(),
+        404
+    );
+    let got = fetch(&app, &path(&kept), Some(&alice.token)).await;
+    assert_eq!(got.text().await.unwrap(), "kept");
 }

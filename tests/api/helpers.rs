@@ -41,6 +41,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub data_dir: TempDir,
     pub config: Config,
+    /// The running server's state, for what no endpoint reaches (the janitor's work).
+    pub state: blockchat::state::AppState,
     shutdown: tokio_util::sync::CancellationToken,
     postgres_db: Option<String>,
 }
@@ -81,6 +83,7 @@ pub async fn spawn_app_with(backend: Backend, customize: impl FnOnce(&mut Config
     let app = App::build(config.clone()).await.expect("app builds");
     let addr = app.local_addr();
     let shutdown = app.state.shutdown.clone();
+    let state = app.state.clone();
     tokio::spawn(async move { app.run().await.expect("server runs") });
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -91,6 +94,7 @@ pub async fn spawn_app_with(backend: Backend, customize: impl FnOnce(&mut Config
         client,
         data_dir,
         config,
+        state,
         shutdown,
         postgres_db,
     }
