@@ -46,6 +46,7 @@ storage_tests!(
     ranges_and_etags_work,
     avatars_for_people_and_groups_use_the_same_pipeline,
     files_nothing_refers_to_are_collected,
+    attachments_travel_over_the_websocket_too,
 );
 
 #[derive(Clone, Copy)]
@@ -554,11 +555,35 @@ async fn files_nothing_refers_to_are_collected(setup: Setup) {
         404
     );
     assert_eq!(
-        fetch(&app, &path(&same), Some(&alice.token))
-            .await
-            .status(),
+        fetch(&app, &path(&same), Some(&alice.token)).await.status(),
         404
     );
     let got = fetch(&app, &path(&kept), Some(&alice.token)).await;
     assert_eq!(got.text().await.unwrap(), "kept");
+}
+
+async fn attachments_travel_over_the_websocket_too(setup: Setup) {
+    use crate::realtime::Client;
+    let app = spawn(setup, |_| {}).await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let chat = direct(&app, &alice, &bob).await;
+    let (_, file) = upload(&app, &alice, "photo.png", png(40, 30)).await;
+    let (mut a, _) = Client::connect(&app, &alice).await;
+    let (mut b, _) = Client::connect(&app, &bob).await;
+    let send = json!({"type": "message.send", "chat_id": chat, "content": "", "client_id": "c1",
+                      "attachments": [file["id"]]});
+    a.send(send).await;
+    let ack = a.next_of("ack").await;
+    assert_eq!(ack["message"]["attachments"][0]["id"], file["id"]);
+    let live = b.next_of("message.created").await;
+    let thumb = live["message"]["attachments"][0]["thumbnail_url"]
+        .as_str()
+        .unwrap();
+    assert_eq!(fetch(&app, thumb, None).await.status(), 200);
+    // A file Bob cannot see is refused, and the connection lives on.
+    let (_, private) = upload(&app, &alice, "secret.txt", b"s".to_vec()).await;
+    b.send(json!({"type": "message.send", "chat_id": chat, "content": "x", "attachments": [private["id"]]}))
+        .await;
+    assert_eq!(b.next_of("error").await["code"], 422);
 }
