@@ -8,6 +8,7 @@ import { state, reset } from './lib/store.js';
 import { h, replace } from './lib/dom.js';
 import { renderAuth } from './views/auth.js';
 import { mountShell } from './views/shell.js';
+import { resetTrays } from './views/attachments.js';
 
 const root = document.getElementById('root');
 const AUTH_ROUTES = new Set(['login', 'register', 'forgot', 'reset-password']);
@@ -56,6 +57,7 @@ function offline(retry) {
 
 api.onLoggedOut(() => {
   teardown();
+  resetTrays();
   reset();
   router.go('/login', { replace: true });
   render();

@@ -2,6 +2,7 @@
 // chromium (playwright-core, no browser download), and saves screenshots of the main screens.
 // Realtime: typing hints, read receipts from `read` events, a message missed while offline that
 // comes by resume after the reconnect, no polling while the socket is up, and nothing twice.
+// Files: an image with a thumbnail and a lightbox, a download link, uploads the server refuses.
 // Any console error, page error or CSP violation in a page fails the run.
 //
 //   node tests/e2e/run.mjs          (BLOCKCHAT_BIN overrides the server binary)
@@ -12,6 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { deflateSync } from 'node:zlib';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = process.env.BLOCKCHAT_BIN || join(here, '..', '..', 'target', 'debug', 'blockchat');
@@ -33,6 +35,7 @@ try {
 }
 const SHOTS = join(here, 'screenshots');
 const PASSWORD = 'correct horse battery';
+const FILE_MAX = 1024 * 1024;
 const STEP_TIMEOUT = 15_000;
 
 const errors = [];
@@ -66,6 +69,8 @@ async function startServer(port) {
       BLOCKCHAT_PASSWORD_HASH_ITERATIONS: '1',
       BLOCKCHAT_AUTH_RATE_PER_IP_PER_MINUTE: '100000',
       BLOCKCHAT_AUTH_RATE_PER_ACCOUNT_PER_MINUTE: '100000',
+      // Small, so that a file over the limit is quick to make and to refuse.
+      BLOCKCHAT_FILE_MAX_BYTES: String(FILE_MAX),
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -82,6 +87,39 @@ async function startServer(port) {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`the server at ${BIN} did not start`);
+}
+
+/** A small RGB PNG (a gradient), made here so the test needs no image files. */
+function makePng(width, height) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    out.write(type, 4, 'ascii');
+    data.copy(out, 8);
+    out.writeUInt32BE(crc(out.subarray(4, 8 + data.length)), 8 + data.length);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  const rows = Buffer.alloc(height * (1 + width * 3));
+  for (let y = 0; y < height; y++) {
+    const row = y * (1 + width * 3);
+    for (let x = 0; x < width; x++) rows.set([255 - (y * 180) / height, 90 + (x * 120) / width, 60 + (y * 150) / height], row + 1 + x * 3);
+  }
+  const signature = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
+  return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
 }
 
 let stepNo = 0;
@@ -572,6 +610,130 @@ async function main() {
   await step('screens: chat list with the chat view', async () => {
     await A.waitForTimeout(300);
     await shot(A, '02-chat.png');
+  });
+
+  await step('files: an image waits for its upload, then bob sees its thumbnail live and opens it', async () => {
+    const png = makePng(240, 160);
+    const before = await B.locator('.msg.theirs').count();
+    // The upload answers late: Enter before it is done waits for it, and says so.
+    let release;
+    const held = new Promise((r) => (release = r));
+    await A.route('**/files', async (route) => {
+      await held;
+      await route.continue();
+    });
+    await A.getByRole('button', { name: 'Attach files' }).waitFor();
+    await A.locator('.composer input[type=file]').setInputFiles({ name: 'sunset.png', mimeType: 'image/png', buffer: png });
+    const item = A.locator('.tray-item', { hasText: 'sunset.png' });
+    await item.locator('.tray-status', { hasText: 'uploading' }).waitFor();
+    await item.locator('progress').waitFor();
+    await item.getByRole('button', { name: 'Remove sunset.png' }).waitFor();
+    await box(A).fill('The view from the balcony');
+    await box(A).press('Enter');
+    await A.locator('.tray-note', { hasText: 'Sending when the uploads finish' }).waitFor();
+    await A.waitForTimeout(150);
+    if (await A.locator('.msg', { hasText: 'The view from the balcony' }).count()) throw new Error('the message went before its upload finished');
+    release();
+    const own = A.locator('.msg.own', { hasText: 'The view from the balcony' });
+    await own.locator('img[alt="sunset.png"]').waitFor();
+    await A.locator('.tray-item').waitFor({ state: 'detached' });
+    await A.unroute('**/files');
+    if ((await box(A).inputValue()) !== '') throw new Error('the composer is not empty after sending with a file');
+
+    const msg = B.locator('.msg.theirs', { hasText: 'The view from the balcony' });
+    const img = msg.locator('.att-image img');
+    await img.waitFor();
+    await B.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle());
+    const attrs = await img.evaluate((el) => ({ alt: el.alt, width: el.getAttribute('width'), height: el.getAttribute('height'), loading: el.loading, src: el.getAttribute('src'), shown: el.getBoundingClientRect().width }));
+    if (attrs.alt !== 'sunset.png' || attrs.width !== '240' || attrs.height !== '160' || attrs.loading !== 'lazy') throw new Error(`unexpected thumbnail: ${JSON.stringify(attrs)}`);
+    if (!/\/thumbnail\?expires=\d+&sig=/.test(attrs.src)) throw new Error(`the thumbnail is not the signed thumbnail URL: ${attrs.src}`);
+    if (!(attrs.shown > 100)) throw new Error(`the thumbnail shows ${attrs.shown} px wide`);
+    if ((await B.locator('.msg.theirs').count()) !== before + 1) throw new Error('bob did not get exactly one new message');
+
+    // Opening it: a named modal dialog with the full image; Esc closes it and focus returns.
+    const link = msg.locator('a.att-image');
+    await link.focus();
+    await B.keyboard.press('Enter');
+    const lightbox = B.locator('dialog[open].lightbox');
+    await lightbox.getByRole('heading', { name: 'sunset.png' }).waitFor();
+    const full = lightbox.locator('img.lightbox-img');
+    await B.waitForFunction((el) => el.complete && el.naturalWidth === 240, await full.elementHandle());
+    await lightbox.getByRole('link', { name: 'Download' }).waitFor();
+    await a11yAudit(B, 'the image lightbox');
+    await B.keyboard.press('Escape');
+    await lightbox.waitFor({ state: 'detached' });
+    if (!(await link.evaluate((el) => el === document.activeElement))) throw new Error('focus did not return to the image after the lightbox');
+    await B.mouse.move(0, 0);
+    await B.waitForTimeout(200);
+    await shot(B, '13-chat-image.png');
+  });
+
+  await step('files: refused uploads show their error in the tray and are not sent; a text file comes as a download link', async () => {
+    const countA = await A.locator('.msg').count();
+    await A.locator('.composer input[type=file]').setInputFiles([
+      { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('Bring: cake, tea, chairs\n') },
+      { name: 'setup.exe', mimeType: 'application/octet-stream', buffer: Buffer.from('MZ\x90\x00 not really a program') },
+      { name: 'huge.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(FILE_MAX + 200_000, 7) },
+    ]);
+    const tray = A.locator('.tray');
+    await tray.locator('.tray-item.done', { hasText: 'notes.txt' }).waitFor();
+    await tray.locator('.tray-item.error', { hasText: 'setup.exe' }).locator('[role=alert]', { hasText: 'this type is not allowed' }).waitFor();
+    await tray.locator('.tray-item.error', { hasText: 'huge.bin' }).locator('[role=alert]', { hasText: 'too large (max 1 MiB)' }).waitFor();
+    await a11yAudit(A, 'the composer with files');
+    await shot(A, '14-tray-errors.png');
+    // Enter does not send while a file failed: it says so and points at the file.
+    await box(A).press('Enter');
+    await A.locator('.toast.error', { hasText: 'remove them to send' }).waitFor();
+    if ((await focused(A))?.name !== 'Remove setup.exe') throw new Error(`focus did not go to the failed file: ${JSON.stringify(await focused(A))}`);
+    await A.keyboard.press('Enter'); // removes setup.exe; focus moves on to the next file
+    await tray.locator('.tray-item', { hasText: 'setup.exe' }).waitFor({ state: 'detached' });
+    await tray.getByRole('button', { name: 'Remove huge.bin' }).click();
+    await tray.locator('.tray-item', { hasText: 'huge.bin' }).waitFor({ state: 'detached' });
+    await box(A).press('Enter'); // a file and no text: that is a message too
+    const own = A.locator('.msg.own').last();
+    await own.locator('a.att-file', { hasText: 'notes.txt' }).waitFor();
+    await own.locator('[data-receipt]').waitFor();
+    if ((await A.locator('.msg').count()) !== countA + 1) throw new Error('not exactly one message was sent');
+
+    const link = B.locator('.msg.theirs').last().getByRole('link', { name: /^Download notes\.txt/ });
+    await link.waitFor();
+    const got = await link.evaluate(async (a) => {
+      const r = await fetch(a.href);
+      return { download: a.getAttribute('download'), name: a.querySelector('.att-name').textContent, size: a.querySelector('.att-size').textContent, status: r.status, body: await r.text() };
+    });
+    if (got.download !== 'notes.txt' || got.name !== 'notes.txt' || got.size !== '25 B') throw new Error(`unexpected download link: ${JSON.stringify(got)}`);
+    if (got.status !== 200 || got.body !== 'Bring: cake, tea, chairs\n') throw new Error(`the link does not fetch the file: ${got.status}`);
+    for (const page of [A, B]) {
+      const text = await page.locator('.items').textContent();
+      if (/setup\.exe|huge\.bin/.test(text)) throw new Error('a refused file shows in the chat');
+    }
+    await chatRow(B, 'Alice Liddell').locator('.preview', { hasText: 'notes.txt' }).waitFor();
+  });
+
+  await step('files: dropped and pasted files join the tray; removing them by keyboard', async () => {
+    await A.evaluate(() => {
+      const section = document.querySelector('section.chat');
+      const dt = new DataTransfer();
+      dt.items.add(new File(['dropped'], 'dropped.txt', { type: 'text/plain' }));
+      section.dispatchEvent(new DragEvent('dragenter', { bubbles: true, cancelable: true, dataTransfer: dt }));
+      window.__dropShown = !document.querySelector('.drop-zone').hidden;
+      section.querySelector('.messages').dispatchEvent(new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: dt }));
+      const clip = new DataTransfer();
+      clip.items.add(new File([new Uint8Array([137, 80, 78, 71])], 'image.png', { type: 'image/png' }));
+      document.querySelector('.composer textarea').dispatchEvent(new ClipboardEvent('paste', { bubbles: true, cancelable: true, clipboardData: clip }));
+    });
+    if (!(await A.evaluate(() => window.__dropShown))) throw new Error('dragging files over the chat did not show the drop zone');
+    if (await A.locator('.drop-zone').isVisible()) throw new Error('the drop zone stayed after the drop');
+    await A.locator('.tray-item', { hasText: 'dropped.txt' }).waitFor();
+    await A.locator('.tray-item', { hasText: /pasted-\d{8}-\d{6}\.png/ }).waitFor();
+    await A.locator('.tray-item.done', { hasText: 'dropped.txt' }).waitFor();
+    await A.locator('.tray-item:not(.uploading)', { hasText: 'pasted-' }).waitFor();
+    await A.getByRole('button', { name: 'Remove dropped.txt' }).focus();
+    await A.keyboard.press('Enter');
+    if (!/^Remove pasted-/.test((await focused(A))?.name || '')) throw new Error('focus did not move to the next file after a removal');
+    await A.keyboard.press('Enter');
+    await A.locator('.tray-host').waitFor({ state: 'hidden' });
+    if ((await focused(A))?.name !== 'Message') throw new Error('focus did not go back to the composer when the tray emptied');
   });
 
   await step('alice creates a group with bob and posts in it', async () => {

@@ -195,8 +195,8 @@ async function fetchAfter(chatId, after) {
   }
 }
 
-/** Optimistic send: the message shows at once and is matched to the server's copy by client_id. */
-export function sendMessage(chatId, content, replyTo = null) {
+/** Optimistic send: the message shows at once and is matched to the server's copy by client_id. `attachments`: uploaded FileViews. */
+export function sendMessage(chatId, content, replyTo = null, attachments = []) {
   const client_id = newClientId();
   const temp = {
     id: `pending-${client_id}`,
@@ -210,6 +210,7 @@ export function sendMessage(chatId, content, replyTo = null) {
     reply_to: replyTo,
     created_at: new Date().toISOString(),
     mentions: [],
+    attachments,
     deleted: false,
     pending: true,
     failed: false,
@@ -226,7 +227,8 @@ export async function deliver(chatId, temp) {
   temp.retryable = false;
   clearTimeout(temp.ackTimer);
   store.touch(chatId);
-  const frame = { type: 'message.send', chat_id: chatId, content: temp.content, client_id: temp.client_id, reply_to: temp.reply_to || null };
+  const attachments = (temp.attachments || []).map((f) => f.id);
+  const frame = { type: 'message.send', chat_id: chatId, content: temp.content, client_id: temp.client_id, reply_to: temp.reply_to || null, attachments };
   if (socket?.send(frame)) {
     temp.via = 'ws';
     temp.ackTimer = setTimeout(() => sendFailed(chatId, temp, 'No answer from the server', true), ACK_WAIT);
@@ -234,7 +236,7 @@ export async function deliver(chatId, temp) {
   }
   temp.via = 'http';
   try {
-    const m = await api.post(`/chats/${chatId}/messages`, { content: temp.content, client_id: temp.client_id, reply_to: temp.reply_to });
+    const m = await api.post(`/chats/${chatId}/messages`, { content: temp.content, client_id: temp.client_id, reply_to: temp.reply_to, attachments });
     committed(m);
     return m;
   } catch (e) {
@@ -299,6 +301,27 @@ export async function deleteMessage(chatId, messageId) {
   await api.del(`/chats/${chatId}/messages/${messageId}`);
   const m = store.findMessage(chatId, messageId);
   if (m) store.upsertMessages(chatId, [{ ...m, deleted: true, content: '', html: '' }]);
+}
+
+const refetching = new Map();
+
+/** The message again (its attachments' signed URLs run out after a while): one call per message at a time. */
+export function refetchMessage(chatId, m) {
+  if (m.pending) return Promise.resolve(m);
+  const key = `${chatId} ${m.id}`;
+  if (!refetching.has(key)) {
+    refetching.set(
+      key,
+      api
+        .get(`/chats/${chatId}/messages?after=${m.seq - 1}&limit=1`)
+        .then((page) => {
+          store.upsertMessages(chatId, page);
+          return page.find((x) => x.id === m.id) || m;
+        })
+        .finally(() => refetching.delete(key))
+    );
+  }
+  return refetching.get(key);
 }
 
 export const messageHistory = (chatId, messageId) => api.get(`/chats/${chatId}/messages/${messageId}/history`);

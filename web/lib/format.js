@@ -100,11 +100,27 @@ export function plainPreview(markdown) {
     .trim();
 }
 
+/** The files a message carries, if any (none once it is deleted). */
+export const filesOf = (m) => (m && !m.deleted && m.type !== 'system' ? m.attachments || [] : []);
+
+/**
+ * A message's text as one plain line, or what it carries when it has no text ("Image: sunset.png",
+ * "3 files"; `bare`: "sunset.png", where a paperclip icon already says it is a file).
+ */
+export function messageText(m, { bare = false } = {}) {
+  const text = plainPreview(m?.content);
+  const files = filesOf(m);
+  if (text || !files.length) return text;
+  const images = files.every((f) => f.kind === 'image');
+  if (files.length === 1) return bare ? files[0].name : `${images ? 'Image' : 'File'}: ${files[0].name}`;
+  return `${files.length} ${images ? 'images' : 'files'}`;
+}
+
 export function messagePreview(m, chat) {
   if (!m) return chat?.type === 'group' ? 'No messages yet' : 'Say hello';
   if (m.type === 'system') return describeEvent(m);
   if (m.deleted) return 'Message deleted';
-  const text = plainPreview(m.content);
+  const text = messageText(m, { bare: true });
   if (m.sender_id === state.me?.id) return `You: ${text}`;
   if (chat?.type === 'group') return `${nameById(m.sender_id)}: ${text}`;
   return text;

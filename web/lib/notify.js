@@ -3,7 +3,7 @@
 
 import * as store from './store.js';
 import { state } from './store.js';
-import { chatTitle, nameById, plainPreview } from './format.js';
+import { chatTitle, messageText, nameById } from './format.js';
 import { go } from './router.js';
 
 const KEY = 'blockchat.notify';
@@ -57,7 +57,7 @@ export function notifyMessage(m) {
   if (chat.notifications === 'mentions' && !(m.mentions || []).includes(state.me?.id)) return;
   const title = chat.type === 'group' ? `${nameById(m.sender_id)} in ${chatTitle(chat)}` : nameById(m.sender_id);
   try {
-    const n = new Notification(title, { body: plainPreview(m.content).slice(0, 200), tag: `chat-${m.chat_id}`, icon: '/favicon.svg' });
+    const n = new Notification(title, { body: messageText(m).slice(0, 200), tag: `chat-${m.chat_id}`, icon: '/favicon.svg' });
     n.onclick = () => {
       window.focus();
       go(`/chat/${m.chat_id}`);

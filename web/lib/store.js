@@ -182,6 +182,9 @@ export function upsertMessages(chatId, list) {
     if (!old || messageSig(old) !== messageSig(m)) {
       l.byId.set(m.id, m);
       changed = true;
+    } else if (old !== m) {
+      l.byId.set(m.id, m); // the same to look at, but its file URLs are fresher: no re-render
+      l.sorted = null;
     }
   }
   if (changed) touch(chatId);

@@ -6,10 +6,11 @@ import * as store from '../lib/store.js';
 import { state, on } from '../lib/store.js';
 import { h, reconcile, replace, setSanitizedHtml } from '../lib/dom.js';
 import { icon } from '../lib/icons.js';
-import { chatTitle, dayKey, dayLabel, describeEvent, eventUserIds, fullTime, hue, nameById, nameOf, otherUser, plainPreview, presenceLine, time } from '../lib/format.js';
+import { chatTitle, dayKey, dayLabel, describeEvent, eventUserIds, fullTime, hue, messageText, nameById, nameOf, otherUser, presenceLine, time } from '../lib/format.js';
 import { avatar, busy, confirm, dialog, setTitle, toast } from '../lib/ui.js';
 import { go } from '../lib/router.js';
 import { mountComposer } from './composer.js';
+import { renderAttachments } from './attachments.js';
 import { mountChatInfo } from './chatinfo.js';
 import { openProfile } from './profile.js';
 
@@ -37,7 +38,8 @@ export function mountChat(pane, chatId) {
   const jump = h('button', { type: 'button', class: 'jump', hidden: true, 'aria-label': 'Jump to the newest message' }, icon('down'), h('span', { 'aria-hidden': 'true' }));
   const typingLine = h('div', { class: 'typing-line', role: 'status', 'aria-live': 'polite' });
   const composerHost = h('div', { class: 'composer-host' });
-  const section = h('section', { class: 'chat', 'aria-labelledby': `chat-heading-${chatId}` }, heading, header, h('div', { class: 'chat-body' }, list, typingLine, jump), announcer, composerHost);
+  const dropZone = h('div', { class: 'drop-zone', hidden: true, 'aria-hidden': 'true' }, h('div', {}, icon('paperclip'), h('span', {}, 'Drop files to attach them')));
+  const section = h('section', { class: 'chat', 'aria-labelledby': `chat-heading-${chatId}` }, heading, header, h('div', { class: 'chat-body' }, list, typingLine, jump), announcer, composerHost, dropZone);
   heading.id = `chat-heading-${chatId}`;
   const drawer = h('aside', { class: 'drawer', 'aria-label': 'Chat info', hidden: true });
   const layout = h('div', { class: 'chat-layout' }, section, drawer);
@@ -120,7 +122,7 @@ export function mountChat(pane, chatId) {
     const m = item.m;
     const target = m.reply_to ? store.findMessage(chatId, m.reply_to) : null;
     return JSON.stringify([
-      m.edited_at, m.deleted, m.html, m.content, m.pending, m.failed, m.error, m.sender_blocked,
+      m.edited_at, m.deleted, m.html, m.content, m.pending, m.failed, m.error, m.sender_blocked, (m.attachments || []).map((f) => f.id).join(),
       item.continued, receipt(m), nameById(m.sender_id), isGroup(), myRole(), revealed.has(m.id),
       m.type === 'system' ? describeEvent(m) : '', target ? [target.deleted, target.content, nameById(target.sender_id)] : m.reply_to,
     ]);
@@ -158,6 +160,8 @@ export function mountChat(pane, chatId) {
       body.classList.add('plain');
       body.textContent = m.content;
     }
+    const files = m.sender_blocked && !revealed.has(m.id) ? null : renderAttachments(chatId, m);
+    if (files && !(m.content || '').trim()) body.hidden = true;
 
     const r = receipt(m);
     const receiptEl = r ? h('span', { class: `receipt r-${r}`, dataset: { receipt: r }, title: { pending: 'Sending…', failed: 'Not sent', sent: 'Sent', some: 'Read by some', read: 'Read' }[r] }, icon({ pending: 'clock', failed: 'alert', sent: 'check', some: 'checks', read: 'checks' }[r])) : null;
@@ -176,6 +180,7 @@ export function mountChat(pane, chatId) {
       { class: 'bubble' },
       group && !own && !continued ? h('button', { type: 'button', class: 'sender', onclick: () => openProfile(m.sender_id) }, senderName) : h('span', { class: 'sr-only' }, `${senderName}: `),
       m.reply_to ? quote(m.reply_to) : null,
+      files,
       body,
       meta
     );
@@ -212,7 +217,7 @@ export function mountChat(pane, chatId) {
 
   function quote(id) {
     const target = store.findMessage(chatId, id);
-    const text = !target ? 'An earlier message' : target.deleted ? 'Deleted message' : plainPreview(target.content).slice(0, 140);
+    const text = !target ? 'An earlier message' : target.deleted ? 'Deleted message' : messageText(target).slice(0, 140);
     return h(
       'button',
       { type: 'button', class: 'quote', onclick: () => scrollToMessage(id), 'aria-label': `Reply to ${target ? nameById(target.sender_id) : 'a message'}: ${text}` },
@@ -228,9 +233,9 @@ export function mountChat(pane, chatId) {
       'div',
       { class: 'msg-actions', role: 'toolbar', 'aria-label': 'Message actions' },
       btn('reply', 'Reply', () => composer.reply(m)),
-      own && m.type === 'text' ? btn('edit', 'Edit', () => composer.edit(m)) : null,
+      own && m.type === 'text' && m.content ? btn('edit', 'Edit', () => composer.edit(m)) : null,
       own && isGroup() ? btn('eye', 'Seen by', () => showReaders(m)) : null,
-      btn('copy', 'Copy text', () => navigator.clipboard?.writeText(m.content).then(() => toast('Copied'), () => toast('Cannot copy here', 'error'))),
+      m.content ? btn('copy', 'Copy text', () => navigator.clipboard?.writeText(m.content).then(() => toast('Copied'), () => toast('Cannot copy here', 'error'))) : null,
       canDelete ? btn('trash', 'Delete', () => removeMessage(m)) : null
     );
   }
@@ -329,7 +334,7 @@ export function mountChat(pane, chatId) {
     const fresh = msgs.filter((m) => m.seq > announcedSeq && !mine(m) && !m.deleted);
     announcedSeq = Math.max(announcedSeq, newest);
     if (!fresh.length) return;
-    const say = (m) => (m.type === 'system' ? describeEvent(m) : m.sender_blocked ? 'A message from someone you blocked' : `${nameById(m.sender_id)}: ${plainPreview(m.content)}`);
+    const say = (m) => (m.type === 'system' ? describeEvent(m) : m.sender_blocked ? 'A message from someone you blocked' : `${nameById(m.sender_id)}: ${messageText(m)}`);
     const lines = fresh.length > 3 ? [`${fresh.length} new messages. The last one: ${say(fresh.at(-1))}`] : fresh.map(say);
     for (const line of lines) announcer.append(h('p', {}, line));
     while (announcer.childElementCount > 5) announcer.firstElementChild.remove();
@@ -410,6 +415,45 @@ export function mountChat(pane, chatId) {
   const onVisible = () => maybeMarkRead();
   document.addEventListener('visibilitychange', onVisible);
 
+  // Files dragged over the chat are dropped into the composer's tray. Anywhere else in the
+  // window a drop does nothing (rather than the browser leaving the app to show the file).
+  const carriesFiles = (e) => [...(e.dataTransfer?.types || [])].includes('Files');
+  let dragDepth = 0;
+  const showDrop = (on) => (dropZone.hidden = !on);
+  section.addEventListener('dragenter', (e) => {
+    if (!carriesFiles(e) || section.inert) return;
+    dragDepth++;
+    showDrop(true);
+  });
+  section.addEventListener('dragleave', (e) => {
+    if (!carriesFiles(e)) return;
+    dragDepth = Math.max(0, dragDepth - 1);
+    if (!dragDepth) showDrop(false);
+  });
+  section.addEventListener('dragover', (e) => {
+    if (!carriesFiles(e)) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = section.inert ? 'none' : 'copy';
+  });
+  section.addEventListener('drop', (e) => {
+    if (!carriesFiles(e)) return;
+    e.preventDefault();
+    e.stopPropagation();
+    dragDepth = 0;
+    showDrop(false);
+    if (section.inert) return;
+    if (composer.addFiles(e.dataTransfer.files)) composer.focus();
+    else toast('You cannot post files here.', 'error');
+  });
+  const noNavigation = (e) => {
+    if (e.type === 'drop') (dragDepth = 0), showDrop(false);
+    if (!carriesFiles(e) || section.contains(e.target)) return;
+    e.preventDefault();
+    if (e.type === 'dragover') e.dataTransfer.dropEffect = 'none';
+  };
+  document.addEventListener('dragover', noNavigation);
+  document.addEventListener('drop', noNavigation);
+
   const offs = [
     on(`log:${chatId}`, renderSoon),
     on(`chat:${chatId}`, () => (renderHeader(), composer.refresh(), render())),
@@ -470,6 +514,8 @@ export function mountChat(pane, chatId) {
       composer.destroy();
       offs.forEach((off) => off());
       document.removeEventListener('visibilitychange', onVisible);
+      document.removeEventListener('dragover', noNavigation);
+      document.removeEventListener('drop', noNavigation);
       narrow.removeEventListener('change', applyInert);
     },
   };

@@ -4,7 +4,7 @@ import * as actions from '../lib/actions.js';
 import { h, reconcile, debounce } from '../lib/dom.js';
 import { icon } from '../lib/icons.js';
 import { state, on, stable, typingIn } from '../lib/store.js';
-import { chatTitle, eventUserIds, listTime, messagePreview, otherUser } from '../lib/format.js';
+import { chatTitle, eventUserIds, filesOf, listTime, messagePreview, otherUser } from '../lib/format.js';
 import { avatar } from '../lib/ui.js';
 
 export function mountChatList(side) {
@@ -65,7 +65,7 @@ export function mountChatList(side) {
             muted ? h('span', { class: 'mark', title: 'Muted' }, icon('bellOff')) : null,
             h('time', { class: 'chat-time', datetime: c.last_activity_at }, listTime(c.last_message?.created_at || c.last_activity_at))
           ),
-          h('span', { class: 'chat-row-bottom' }, typingIn(c.id).length ? h('span', { class: 'preview typing' }, 'typing…') : h('span', { class: 'preview' }, messagePreview(c.last_message, c)), badges)
+          h('span', { class: 'chat-row-bottom' }, typingIn(c.id).length ? h('span', { class: 'preview typing' }, 'typing…') : h('span', { class: 'preview' }, filesOf(lm).length ? icon('paperclip') : null, messagePreview(c.last_message, c)), badges)
         )
       )
     );

@@ -1,4 +1,5 @@
 // views/composer.js — the Markdown composer: Enter sends, Shift+Enter breaks the line, Up edits my last message, @ completes names.
+// Files come by the paperclip, a paste or a drop (chat.js) into the tray above it; a send waits for their uploads.
 
 import * as actions from '../lib/actions.js';
 import * as realtime from '../lib/realtime.js';
@@ -6,8 +7,9 @@ import * as store from '../lib/store.js';
 import { state } from '../lib/store.js';
 import { h, replace } from '../lib/dom.js';
 import { icon } from '../lib/icons.js';
-import { nameById, nameOf, plainPreview } from '../lib/format.js';
+import { messageText, nameById, nameOf } from '../lib/format.js';
 import { avatar, toast } from '../lib/ui.js';
+import { mountTray } from './attachments.js';
 
 const drafts = new Map(); // chat id → unsent text, kept while the app runs
 const MAX = 4000;
@@ -16,6 +18,10 @@ export function mountComposer(host, chatId, { onSent }) {
   const hintId = `composer-hint-${chatId}`;
   const textarea = h('textarea', { rows: '1', placeholder: 'Write a message…', 'aria-label': 'Message', 'aria-describedby': hintId, maxlength: String(MAX), enterkeyhint: 'send' });
   const sendButton = h('button', { type: 'submit', class: 'send', 'aria-label': 'Send' }, icon('send'));
+  const fileInput = h('input', { type: 'file', multiple: true, hidden: true, tabindex: '-1', 'aria-label': 'Files to attach' });
+  const attachButton = h('button', { type: 'button', class: 'icon-btn attach', 'aria-label': 'Attach files', title: 'Attach files', onclick: () => fileInput.click() }, icon('paperclip'));
+  const trayHost = h('div', { class: 'tray-host', hidden: true });
+  const waitNote = h('p', { class: 'tray-note', role: 'status', hidden: true });
   const context = h('div', { class: 'composer-context', hidden: true });
   const suggest = h('ul', { class: 'suggest', role: 'listbox', 'aria-label': 'People to mention', hidden: true });
   const blockedNote = h('div', { class: 'composer-blocked', hidden: true });
@@ -32,8 +38,10 @@ export function mountComposer(host, chatId, { onSent }) {
     'form',
     { class: 'composer' },
     context,
+    trayHost,
+    waitNote,
     suggest,
-    h('div', { class: 'composer-row' }, textarea, sendButton),
+    h('div', { class: 'composer-row' }, attachButton, fileInput, textarea, sendButton),
     h('div', { class: 'composer-foot' }, tools, hint, counter)
   );
   replace(host, blockedNote, form);
@@ -41,6 +49,8 @@ export function mountComposer(host, chatId, { onSent }) {
   let mode = null; // {kind: 'reply'|'edit', message}
   let suggestions = [];
   let selected = 0;
+  let waiting = false; // Enter was pressed while files were still uploading: send when they are done
+  const tray = mountTray(trayHost, chatId, { onChange: trayChanged, onEmptied: () => textarea.focus() });
 
   textarea.value = drafts.get(chatId) || '';
 
@@ -73,7 +83,7 @@ export function mountComposer(host, chatId, { onSent }) {
     replace(
       context,
       h('span', { class: 'context-icon' }, icon(mode.kind === 'edit' ? 'edit' : 'reply')),
-      h('span', { class: 'context-text' }, h('strong', {}, label), h('span', {}, plainPreview(m.content).slice(0, 120))),
+      h('span', { class: 'context-text' }, h('strong', {}, label), h('span', {}, messageText(m).slice(0, 120))),
       h('button', { type: 'button', class: 'icon-btn small', 'aria-label': mode.kind === 'edit' ? 'Cancel editing' : 'Cancel reply', onclick: cancelMode }, icon('close'))
     );
     context.hidden = false;
@@ -102,16 +112,60 @@ export function mountComposer(host, chatId, { onSent }) {
       }
       return;
     }
-    if (!text) return;
+    if (!text && !tray.hasFiles()) return;
+    if (tray.failed().length) {
+      setWaiting(false);
+      toast(tray.failed().length === 1 ? 'A file could not be uploaded: remove it to send.' : 'Some files could not be uploaded: remove them to send.', 'error');
+      tray.focusFailed();
+      return;
+    }
+    if (tray.uploading()) return setWaiting(true);
+    setWaiting(false);
+    const files = tray.take();
     const replyTo = mode?.kind === 'reply' ? mode.message.id : null;
     textarea.value = '';
     drafts.delete(chatId);
     setMode(null);
     grow();
     onSent?.();
-    await actions.sendMessage(chatId, text, replyTo);
+    await actions.sendMessage(chatId, text, replyTo, files);
     realtime.kick();
   }
+
+  // Files: sending waits for the uploads, and says so.
+  function setWaiting(on) {
+    waiting = on;
+    sendButton.classList.toggle('waiting', on);
+    sendButton.setAttribute('aria-label', on ? 'Send (waiting for the uploads)' : 'Send');
+    waitNote.hidden = !on;
+    if (on) replace(waitNote, h('span', {}, 'Sending when the uploads finish… '), h('button', { type: 'button', class: 'link', onclick: () => (setWaiting(false), textarea.focus()) }, 'Cancel'));
+    else replace(waitNote);
+  }
+
+  function trayChanged() {
+    if (!waiting) return;
+    if (!tray.hasFiles() && !textarea.value.trim()) return setWaiting(false);
+    if (!tray.uploading()) submit();
+  }
+
+  function addFiles(files) {
+    if (form.hidden) return false;
+    tray.add(files);
+    return true;
+  }
+
+  fileInput.addEventListener('change', () => {
+    addFiles(fileInput.files);
+    fileInput.value = ''; // the same file again is a change too
+    textarea.focus();
+  });
+  // Pasted images (a screenshot) join the tray; pasted text stays text.
+  textarea.addEventListener('paste', (e) => {
+    const files = [...(e.clipboardData?.files || [])];
+    if (!files.length || mode?.kind === 'edit') return;
+    if (!e.clipboardData.types.includes('text/plain')) e.preventDefault();
+    addFiles(files);
+  });
 
   // @mentions: suggest members of the chat whose name starts with what follows the @.
   function mentionQuery() {
@@ -189,12 +243,16 @@ export function mountComposer(host, chatId, { onSent }) {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       submit();
+    } else if (e.key === 'Escape' && waiting) {
+      e.preventDefault();
+      e.stopPropagation();
+      setWaiting(false);
     } else if (e.key === 'Escape' && mode) {
       e.preventDefault();
       e.stopPropagation();
       cancelMode();
-    } else if (e.key === 'ArrowUp' && !textarea.value && !mode) {
-      const mine = store.messages(chatId).filter((m) => m.sender_id === state.me.id && m.type === 'text' && !m.deleted && !m.pending);
+    } else if (e.key === 'ArrowUp' && !textarea.value && !mode && !tray.hasFiles()) {
+      const mine = store.messages(chatId).filter((m) => m.sender_id === state.me.id && m.type === 'text' && !m.deleted && !m.pending && m.content);
       if (mine.length) {
         e.preventDefault();
         edit(mine.at(-1));
@@ -247,8 +305,11 @@ export function mountComposer(host, chatId, { onSent }) {
     },
     edit,
     refresh,
+    /** Files dropped on the chat: into the tray (false when I cannot post here). */
+    addFiles,
     destroy() {
       if (mode?.kind !== 'edit') drafts.set(chatId, textarea.value);
+      tray.destroy();
     },
   };
 }
