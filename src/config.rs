@@ -46,6 +46,8 @@ pub struct Config {
     pub message_max_chars: usize,
     /// The most members a group may have.
     pub group_member_limit: usize,
+    /// The most different emoji one message may collect.
+    pub reaction_kinds_max: usize,
 
     /// argon2id cost; the defaults are OWASP's (19 MiB, 2 passes, 1 lane).
     pub password_hash_memory_kib: u32,
@@ -149,6 +151,7 @@ impl Default for Config {
             deleted_username_hold_days: 30,
             message_max_chars: 4000,
             group_member_limit: 5000,
+            reaction_kinds_max: 20,
             password_hash_memory_kib: 19 * 1024,
             password_hash_iterations: 2,
             password_hash_parallelism: 1,

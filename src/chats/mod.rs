@@ -123,6 +123,10 @@ pub struct ChatSettings {
     pub add_members: Policy,
     /// Who may change the name, description and avatar.
     pub edit_info: Policy,
+    /// Who may pin and unpin messages.
+    pub pin: Policy,
+    /// Who may mention `@all` and `@here` (otherwise they stay plain text).
+    pub mention_all: Policy,
 }
 
 /// My own state in a chat.
@@ -188,6 +192,8 @@ fn settings_of(chat: &ChatRow) -> ChatSettings {
         post: Policy::from_stored(&chat.post_policy),
         add_members: Policy::from_stored(&chat.add_policy),
         edit_info: Policy::from_stored(&chat.edit_policy),
+        pin: Policy::from_stored(&chat.pin_policy),
+        mention_all: Policy::from_stored(&chat.mention_all_policy),
     }
 }
 
@@ -429,6 +435,8 @@ fn new_chat_row(
         avatar_url: None,
         direct_key,
         post_policy: "everyone".into(),
+        pin_policy: "everyone".into(),
+        mention_all_policy: "everyone".into(),
         add_policy: "everyone".into(),
         edit_policy: "admins".into(),
         last_seq: 0,
@@ -630,6 +638,8 @@ pub struct SettingsUpdate {
     pub post: Option<Policy>,
     pub add_members: Option<Policy>,
     pub edit_info: Option<Policy>,
+    pub pin: Option<Policy>,
+    pub mention_all: Option<Policy>,
 }
 
 pub async fn update(
@@ -723,6 +733,12 @@ async fn apply_update(
         }
         if let Some(p) = settings.edit_info {
             chat.edit_policy = p.as_str().into();
+        }
+        if let Some(p) = settings.pin {
+            chat.pin_policy = p.as_str().into();
+        }
+        if let Some(p) = settings.mention_all {
+            chat.mention_all_policy = p.as_str().into();
         }
     }
     let now = now();

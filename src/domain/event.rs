@@ -95,6 +95,25 @@ pub enum ServerEvent {
     /// ended session is closed with 4401 at once; others may reload their sessions.
     #[serde(rename = "sessions.changed")]
     SessionsChanged,
+    /// Someone reacted (`added`) or took a reaction back; `count` is the new total.
+    #[serde(rename = "reaction.updated")]
+    ReactionUpdated {
+        chat_id: String,
+        message_id: String,
+        seq: i64,
+        emoji: String,
+        user_id: String,
+        added: bool,
+        count: i64,
+    },
+    /// A message was pinned or unpinned.
+    #[serde(rename = "pin.updated")]
+    PinUpdated {
+        chat_id: String,
+        message_id: String,
+        pinned: bool,
+        by: String,
+    },
     /// The answer to a `message.send`: the committed message.
     #[serde(rename = "ack")]
     Ack {

@@ -10,6 +10,7 @@ mod friends;
 mod health;
 mod messages;
 mod middleware;
+mod reactions;
 mod users;
 mod ws;
 
@@ -77,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .merge(chats::router())
         .merge(messages::router())
         .merge(files::router())
+        .merge(reactions::router())
         .split_for_parts();
 
     let request_id = HeaderName::from_static("x-request-id");

@@ -1,6 +1,8 @@
 //! Messages: send (through the group-commit writer), history, edit, delete, read
 //! receipts. One use case per action serves HTTP and, later, the WebSocket.
 
+pub mod pins;
+pub mod reactions;
 pub mod render;
 
 use std::collections::{HashMap, HashSet};
@@ -45,6 +47,9 @@ pub struct MessageView {
     pub mentions: Vec<String>,
     /// Files, with signed URLs that expire (fetch the message again for fresh ones).
     pub attachments: Vec<crate::files::FileView>,
+    /// Reactions, in the order each emoji first came. In realtime events `me` is
+    /// as the person who caused the event sees it; `reaction.updated` keeps it right.
+    pub reactions: Vec<reactions::Reaction>,
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted: bool,
@@ -77,6 +82,7 @@ pub fn message_view(
         client_id: row.client_id,
         mentions,
         attachments: Vec::new(),
+        reactions: Vec::new(),
         created_at: row.created_at,
         edited_at: row.edited_at,
     }
@@ -91,6 +97,7 @@ pub async fn views_of(
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut mentions = state.db.mentions_of_many(&ids).await?;
     let mut attachments = state.db.attachments_of_many(&ids).await?;
+    let mut reactions = state.db.reactions_of_many(&ids, &viewer.user_id).await?;
     let blocked = state.db.block_ids(&viewer.user_id, true).await?;
     Ok(rows
         .into_iter()
@@ -100,6 +107,16 @@ pub async fn views_of(
             let mut view = message_view(row, m, &blocked);
             if !view.deleted {
                 view.attachments = files.iter().map(|f| crate::files::view(state, f)).collect();
+                view.reactions = reactions
+                    .remove(&view.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|r| reactions::Reaction {
+                        emoji: r.emoji,
+                        count: r.count,
+                        me: r.mine > 0,
+                    })
+                    .collect();
             }
             view
         })
@@ -169,26 +186,47 @@ async fn check_may_post(
 /// The members `content` mentions by `@username`.
 async fn mentioned_members(
     state: &AppState,
-    chat_id: &str,
-    sender: &str,
+    chat: &ChatRow,
+    me: &MemberRow,
     content: &str,
 ) -> Result<Vec<String>> {
     let names: HashSet<String> = content
         .split(|c: char| !(c.is_ascii_alphanumeric() || "@_.-".contains(c)))
         .filter_map(|word| word.strip_prefix('@'))
         .map(|name| name.trim_end_matches(['.', '-']).to_ascii_lowercase())
+        .collect();
+    // @all and @here reach everyone (or everyone connected) where the chat allows
+    // this sender to; elsewhere they stay plain text.
+    let everyone = chat.kind == "group"
+        && (names.contains("all") || names.contains("here"))
+        && Policy::from_stored(&chat.mention_all_policy).allows(Role::from_stored(&me.role));
+    let mut ids: HashSet<String> = HashSet::new();
+    if everyone {
+        let all = names.contains("all");
+        for member in state.db.members(&chat.id).await? {
+            let here = !matches!(
+                state.presence.activity(&member.user_id),
+                crate::realtime::presence::Activity::Gone
+            );
+            if all || here {
+                ids.insert(member.user_id);
+            }
+        }
+    }
+    let usernames: Vec<String> = names
+        .into_iter()
         .filter(|name| (3..=32).contains(&name.len()))
         .collect();
-    if names.is_empty() {
-        return Ok(Vec::new());
+    if !usernames.is_empty() {
+        ids.extend(
+            state
+                .db
+                .member_ids_by_username(&chat.id, &usernames)
+                .await?,
+        );
     }
-    Ok(state
-        .db
-        .member_ids_by_username(chat_id, &names.into_iter().collect::<Vec<_>>())
-        .await?
-        .into_iter()
-        .filter(|id| id != sender)
-        .collect())
+    ids.remove(&me.user_id);
+    Ok(ids.into_iter().collect())
 }
 
 /// Sends a message: committed before this returns. `Ok((view, true))` for a new
@@ -236,7 +274,7 @@ pub async fn send(
             ));
         }
     }
-    let mentions = mentioned_members(state, &chat.id, &viewer.user_id, &req.content).await?;
+    let mentions = mentioned_members(state, &chat, &me, &req.content).await?;
     let row = MessageRow {
         id: new_id(),
         chat_id: chat.id.clone(),
@@ -272,6 +310,37 @@ pub async fn send(
             .to_chat(&chat.id, &event, Some(&viewer.user_id));
     }
     Ok((view, created))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MentionsQuery {
+    /// Mentions older than this time (the `created_at` of the last one you have).
+    pub before: Option<DateTime<Utc>>,
+    /// At most this many (1-100, default 50).
+    pub limit: Option<i64>,
+}
+
+/// Messages that mention me, newest first, from chats I am in.
+pub async fn mentions(
+    state: &AppState,
+    viewer: &AuthUser,
+    query: MentionsQuery,
+) -> Result<Vec<MessageView>> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(Error::Validation(vec![FieldError::new(
+            "value_error",
+            &["query", "limit"],
+            "must be between 1 and 100",
+            serde_json::Value::from(limit),
+        )]));
+    }
+    let rows = state
+        .db
+        .mentions_of(&viewer.user_id, query.before, limit)
+        .await?;
+    views_of(state, viewer, rows).await
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -353,7 +422,7 @@ pub async fn edit(
     message_id: &str,
     req: EditMessage,
 ) -> Result<MessageView> {
-    let (chat, _, message) = message_in(state, viewer, chat_id, message_id).await?;
+    let (chat, me, message) = message_in(state, viewer, chat_id, message_id).await?;
     if message.sender_id.as_deref() != Some(viewer.user_id.as_str()) {
         return Err(Error::Forbidden(
             "Only the author can edit a message".into(),
@@ -365,7 +434,7 @@ pub async fn edit(
     check_content(state, &req.content)?;
     if req.content != message.content {
         let html = render::to_html(&req.content);
-        let mentions = mentioned_members(state, &chat.id, &viewer.user_id, &req.content).await?;
+        let mentions = mentioned_members(state, &chat, &me, &req.content).await?;
         state
             .db
             .edit_message(&message, &req.content, &html, &mentions, now())

@@ -21,6 +21,8 @@ pub struct ChatRow {
     pub post_policy: String,
     pub add_policy: String,
     pub edit_policy: String,
+    pub pin_policy: String,
+    pub mention_all_policy: String,
     pub last_seq: i64,
     pub last_activity_at: DateTime<Utc>,
     pub created_by: Option<String>,
@@ -80,6 +82,10 @@ macro_rules! chat_columns {
             "add_policy, ",
             $p,
             "edit_policy, ",
+            $p,
+            "pin_policy, ",
+            $p,
+            "mention_all_policy, ",
             $p,
             "last_seq, ",
             $p,
@@ -224,7 +230,7 @@ impl Db {
         let insert = concat!(
             "INSERT INTO chats (",
             chat_columns!(""),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         );
         Ok(on_pool!(&self.write, |p| {
             let mut tx = p.begin().await?;
@@ -239,6 +245,8 @@ impl Db {
                 .bind(&chat.post_policy)
                 .bind(&chat.add_policy)
                 .bind(&chat.edit_policy)
+                .bind(&chat.pin_policy)
+                .bind(&chat.mention_all_policy)
                 .bind(chat.last_seq)
                 .bind(chat.last_activity_at)
                 .bind(&chat.created_by)
@@ -374,7 +382,8 @@ impl Db {
         system: Option<MessageRow>,
     ) -> Result<Vec<MessageRow>> {
         let sql = "UPDATE chats SET name = $2, description = $3, avatar_url = $4, search_key = $5, \
-                   post_policy = $6, add_policy = $7, edit_policy = $8, updated_at = $9 WHERE id = $1";
+                   post_policy = $6, add_policy = $7, edit_policy = $8, updated_at = $9, \
+                   pin_policy = $10, mention_all_policy = $11 WHERE id = $1";
         Ok(on_pool!(&self.write, |p| {
             let mut tx = p.begin().await?;
             sqlx::query(sql)
@@ -387,6 +396,8 @@ impl Db {
                 .bind(&chat.add_policy)
                 .bind(&chat.edit_policy)
                 .bind(chat.updated_at)
+                .bind(&chat.pin_policy)
+                .bind(&chat.mention_all_policy)
                 .execute(&mut *tx)
                 .await?;
             let appended = match system {

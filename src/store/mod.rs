@@ -10,6 +10,7 @@ mod chats;
 mod contacts;
 mod files;
 mod messages;
+mod reactions;
 mod users;
 mod writer;
 
@@ -18,6 +19,7 @@ pub use chats::{ChatListRow, ChatRow, MemberChange, MemberRow};
 pub use contacts::{FriendRequestRow, Relation, Since};
 pub use files::FileRow;
 pub use messages::{MessageRow, Page};
+pub use reactions::{PinRow, ReactionCount};
 pub use users::UserRow;
 pub use writer::{Appended, NewMessage, Writer};
 
@@ -59,6 +61,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "files",
         include_str!("../../migrations/sqlite/0004_files.sql"),
         include_str!("../../migrations/postgres/0004_files.sql"),
+    ),
+    (
+        5,
+        "reactions_pins",
+        include_str!("../../migrations/sqlite/0005_reactions_pins.sql"),
+        include_str!("../../migrations/postgres/0005_reactions_pins.sql"),
     ),
 ];
 

@@ -229,7 +229,7 @@ async fn groups_start_with_their_owner_members_and_a_system_message(backend: Bac
     );
     assert_eq!(
         chat["settings"],
-        json!({"post": "everyone", "add_members": "everyone", "edit_info": "admins"})
+        json!({"post": "everyone", "add_members": "everyone", "edit_info": "admins", "pin": "everyone", "mention_all": "everyone"})
     );
     assert_eq!(chat["last_seq"], 1);
     let id = chat["id"].as_str().unwrap();

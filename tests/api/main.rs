@@ -12,6 +12,7 @@ mod live;
 mod loadgen;
 mod messages;
 mod operations;
+mod reactions;
 mod realtime;
 mod server;
 mod users;
