@@ -11,6 +11,7 @@ mod health;
 mod messages;
 mod middleware;
 mod reactions;
+mod search;
 mod users;
 mod ws;
 
@@ -79,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router())
         .merge(files::router())
         .merge(reactions::router())
+        .merge(search::router())
         .split_for_parts();
 
     let request_id = HeaderName::from_static("x-request-id");

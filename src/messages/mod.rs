@@ -4,6 +4,7 @@
 pub mod pins;
 pub mod reactions;
 pub mod render;
+pub mod search;
 
 use std::collections::{HashMap, HashSet};
 
@@ -292,6 +293,7 @@ pub async fn send(
         deleted_at: None,
     };
     let new = NewMessage {
+        search: Some(search::entry(&row.content)),
         row,
         mentions,
         attachments: req.attachments,
@@ -437,7 +439,14 @@ pub async fn edit(
         let mentions = mentioned_members(state, &chat, &me, &req.content).await?;
         state
             .db
-            .edit_message(&message, &req.content, &html, &mentions, now())
+            .edit_message(
+                &message,
+                &req.content,
+                &html,
+                &mentions,
+                &search::entry(&req.content),
+                now(),
+            )
             .await?;
     }
     let row = state

@@ -260,6 +260,7 @@ impl Db {
         content: &str,
         html: &str,
         mentions: &[String],
+        search: &super::SearchEntry,
         now: DateTime<Utc>,
     ) -> Result<()> {
         on_pool!(&self.write, |p| {
@@ -282,6 +283,12 @@ impl Db {
             .await?;
             sqlx::query("DELETE FROM message_mentions WHERE message_id = $1")
                 .bind(&message.id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE message_search SET text = $2, has_link = $3 WHERE message_id = $1")
+                .bind(&message.id)
+                .bind(&search.text)
+                .bind(search.has_link)
                 .execute(&mut *tx)
                 .await?;
             for user_id in mentions {
@@ -322,6 +329,9 @@ impl Db {
             for sql in [
                 "DELETE FROM message_edits WHERE message_id = $1",
                 "DELETE FROM message_mentions WHERE message_id = $1",
+                "DELETE FROM message_search WHERE message_id = $1",
+                "DELETE FROM message_reactions WHERE message_id = $1",
+                "DELETE FROM message_pins WHERE message_id = $1",
             ] {
                 sqlx::query(sql).bind(message_id).execute(&mut *tx).await?;
             }

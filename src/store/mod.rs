@@ -11,6 +11,7 @@ mod contacts;
 mod files;
 mod messages;
 mod reactions;
+mod search;
 mod users;
 mod writer;
 
@@ -20,6 +21,7 @@ pub use contacts::{FriendRequestRow, Relation, Since};
 pub use files::FileRow;
 pub use messages::{MessageRow, Page};
 pub use reactions::{PinRow, ReactionCount};
+pub use search::{SearchEntry, SearchHit, SearchQuery};
 pub use users::UserRow;
 pub use writer::{Appended, NewMessage, Writer};
 
@@ -67,6 +69,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "reactions_pins",
         include_str!("../../migrations/sqlite/0005_reactions_pins.sql"),
         include_str!("../../migrations/postgres/0005_reactions_pins.sql"),
+    ),
+    (
+        6,
+        "search",
+        include_str!("../../migrations/sqlite/0006_search.sql"),
+        include_str!("../../migrations/postgres/0006_search.sql"),
     ),
 ];
 

@@ -25,6 +25,8 @@ pub struct NewMessage {
     pub mentions: Vec<String>,
     /// Files attached, in order (already checked: the sender may share them).
     pub attachments: Vec<String>,
+    /// What search finds it by (text messages only).
+    pub search: Option<super::SearchEntry>,
 }
 
 /// What a send became: a new message, or the one already sent with its `client_id`.
@@ -141,7 +143,22 @@ async fn commit(db: &Db, batch: &[&NewMessage]) -> Result<Vec<Appended>, sqlx::E
         } else {
             append_messages!(tx, fresh)
         };
-        for (message, send) in appended.iter().zip(fresh_extras) {
+        for (message, send) in appended.iter().zip(&fresh_extras) {
+            if let Some(search) = &send.search {
+                sqlx::query(
+                    "INSERT INTO message_search (message_id, chat_id, sender_id, created_at, has_file, has_link, text) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&message.id)
+                .bind(&message.chat_id)
+                .bind(&message.sender_id)
+                .bind(message.created_at)
+                .bind(!send.attachments.is_empty())
+                .bind(search.has_link)
+                .bind(&search.text)
+                .execute(&mut *tx)
+                .await?;
+            }
             for (position, file_id) in send.attachments.iter().enumerate() {
                 sqlx::query(
                     "INSERT INTO message_attachments (message_id, file_id, chat_id, position) \

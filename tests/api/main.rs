@@ -14,5 +14,6 @@ mod messages;
 mod operations;
 mod reactions;
 mod realtime;
+mod search;
 mod server;
 mod users;
