@@ -1,14 +1,16 @@
-//! Reactions, pins and my mentions: thin handlers over `crate::messages::{reactions, pins}`.
+//! What people do with messages besides sending them: reactions, pins, forwarding,
+//! and my mentions. Thin handlers over `crate::messages::{reactions, pins, forward}`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::Query;
+use super::extract::{Json, Query};
 use super::{ErrorBody, ValidationErrorBody};
 use crate::auth::AuthUser;
 use crate::error::Result;
+use crate::messages::forward::{self, ForwardRequest};
 use crate::messages::pins::{self, Pin};
 use crate::messages::reactions::{self, Reactor};
 use crate::messages::{self, MentionsQuery, MessageView};
@@ -20,6 +22,28 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(pin, unpin))
         .routes(routes!(list_pins))
         .routes(routes!(mentions))
+        .routes(routes!(forward))
+}
+
+/// Forward a message to other chats (its files by reference). You must be able to
+/// post in every target, or nothing is sent.
+#[utoipa::path(post, path = "/chats/{chat_id}/messages/{message_id}/forward", tag = "messages", security(("bearer" = [])),
+    params(("chat_id" = String, Path), ("message_id" = String, Path)),
+    request_body = ForwardRequest,
+    responses(
+        (status = 201, description = "The new messages, one per target", body = [MessageView]),
+        (status = 403, description = "May not post in a target", body = ErrorBody),
+        (status = 404, description = "No such message, or a chat you are not in", body = ErrorBody),
+        (status = 422, description = "No targets, or more than 10", body = ValidationErrorBody),
+    ))]
+async fn forward(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path((chat_id, message_id)): Path<(String, String)>,
+    Json(req): Json<ForwardRequest>,
+) -> Result<(StatusCode, axum::Json<Vec<MessageView>>)> {
+    let sent = forward::forward(&state, &auth, &chat_id, &message_id, req).await?;
+    Ok((StatusCode::CREATED, axum::Json(sent)))
 }
 
 type ReactionPath = Path<(String, String, String)>;

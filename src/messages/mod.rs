@@ -1,6 +1,7 @@
 //! Messages: send (through the group-commit writer), history, edit, delete, read
 //! receipts. One use case per action serves HTTP and, later, the WebSocket.
 
+pub mod forward;
 pub mod pins;
 pub mod reactions;
 pub mod render;
@@ -51,6 +52,9 @@ pub struct MessageView {
     /// Reactions, in the order each emoji first came. In realtime events `me` is
     /// as the person who caused the event sees it; `reaction.updated` keeps it right.
     pub reactions: Vec<reactions::Reaction>,
+    /// Set when this message is a forward. Where from (`chat_id`, `message_id`) only
+    /// for people who are in that chat; others see only that it was forwarded.
+    pub forwarded_from: Option<forward::ForwardedFrom>,
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted: bool,
@@ -84,6 +88,7 @@ pub fn message_view(
         mentions,
         attachments: Vec::new(),
         reactions: Vec::new(),
+        forwarded_from: None,
         created_at: row.created_at,
         edited_at: row.edited_at,
     }
@@ -99,6 +104,7 @@ pub async fn views_of(
     let mut mentions = state.db.mentions_of_many(&ids).await?;
     let mut attachments = state.db.attachments_of_many(&ids).await?;
     let mut reactions = state.db.reactions_of_many(&ids, &viewer.user_id).await?;
+    let mut forwards = forward::sources_seen_by(state, viewer, &ids).await?;
     let blocked = state.db.block_ids(&viewer.user_id, true).await?;
     Ok(rows
         .into_iter()
@@ -106,6 +112,7 @@ pub async fn views_of(
             let m = mentions.remove(&row.id).unwrap_or_default();
             let files = attachments.remove(&row.id).unwrap_or_default();
             let mut view = message_view(row, m, &blocked);
+            view.forwarded_from = forwards.remove(&view.id);
             if !view.deleted {
                 view.attachments = files.iter().map(|f| crate::files::view(state, f)).collect();
                 view.reactions = reactions
@@ -276,6 +283,29 @@ pub async fn send(
         }
     }
     let mentions = mentioned_members(state, &chat, &me, &req.content).await?;
+    let content = req.content;
+    let new = new_text(
+        &chat,
+        viewer,
+        content,
+        req.reply_to,
+        req.client_id,
+        mentions,
+        req.attachments,
+    );
+    commit(state, viewer, new).await
+}
+
+/// A text message ready for the writer.
+fn new_text(
+    chat: &ChatRow,
+    viewer: &AuthUser,
+    content: String,
+    reply_to: Option<String>,
+    client_id: Option<String>,
+    mentions: Vec<String>,
+    attachments: Vec<String>,
+) -> NewMessage {
     let row = MessageRow {
         id: new_id(),
         chat_id: chat.id.clone(),
@@ -283,21 +313,31 @@ pub async fn send(
         ord: 0,
         sender_id: Some(viewer.user_id.clone()),
         kind: "text".into(),
-        html: render::to_html(&req.content),
-        content: req.content,
+        html: render::to_html(&content),
+        content,
         event: None,
-        reply_to: req.reply_to,
-        client_id: req.client_id,
+        reply_to,
+        client_id,
         created_at: now(),
         edited_at: None,
         deleted_at: None,
     };
-    let new = NewMessage {
+    NewMessage {
         search: Some(search::entry(&row.content)),
         row,
         mentions,
-        attachments: req.attachments,
-    };
+        attachments,
+        forwarded_from: None,
+    }
+}
+
+/// Commits a message through the writer and, when new, tells the chat.
+async fn commit(
+    state: &AppState,
+    viewer: &AuthUser,
+    new: NewMessage,
+) -> Result<(MessageView, bool)> {
+    let chat_id = new.row.chat_id.clone();
     let (row, created) = match state.writer.append(new).await? {
         Appended::New(row) => (row, true),
         Appended::Existing(row) => (row, false),
@@ -309,7 +349,7 @@ pub async fn send(
         };
         state
             .realtime
-            .to_chat(&chat.id, &event, Some(&viewer.user_id));
+            .to_chat(&chat_id, &event, Some(&viewer.user_id));
     }
     Ok((view, created))
 }

@@ -23,7 +23,7 @@ pub use messages::{MessageRow, Page};
 pub use reactions::{PinRow, ReactionCount};
 pub use search::{SearchEntry, SearchHit, SearchQuery};
 pub use users::UserRow;
-pub use writer::{Appended, NewMessage, Writer};
+pub use writer::{Appended, ForwardRow, NewMessage, Writer};
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -75,6 +75,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "search",
         include_str!("../../migrations/sqlite/0006_search.sql"),
         include_str!("../../migrations/postgres/0006_search.sql"),
+    ),
+    (
+        7,
+        "forwards",
+        include_str!("../../migrations/sqlite/0007_forwards.sql"),
+        include_str!("../../migrations/postgres/0007_forwards.sql"),
     ),
 ];
 

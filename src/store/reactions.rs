@@ -209,6 +209,33 @@ impl Db {
         Ok(rows.into_iter().map(|r| (r.pin, r.message)).collect())
     }
 
+    /// Where each of these messages was forwarded from, by message id.
+    pub async fn forwards_of_many(
+        &self,
+        message_ids: &[String],
+    ) -> Result<HashMap<String, super::ForwardRow>> {
+        if message_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        #[derive(sqlx::FromRow)]
+        struct Forward {
+            message_id: String,
+            #[sqlx(flatten)]
+            from: super::ForwardRow,
+        }
+        let sql = id_list_sql!(
+            &self.read,
+            "SELECT message_id, from_chat_id, from_message_id, from_sender_id, from_created_at \
+             FROM message_forwards WHERE message_id IN ",
+            ""
+        );
+        let rows: Vec<Forward> = on_pool!(&self.read, |p| sqlx::query_as(sql)
+            .bind(id_list(message_ids))
+            .fetch_all(p)
+            .await)?;
+        Ok(rows.into_iter().map(|r| (r.message_id, r.from)).collect())
+    }
+
     /// Messages that mention `user_id` in chats they are still in, newest first, before
     /// `before` (a message's created_at) when given.
     pub async fn mentions_of(

@@ -27,6 +27,16 @@ pub struct NewMessage {
     pub attachments: Vec<String>,
     /// What search finds it by (text messages only).
     pub search: Option<super::SearchEntry>,
+    /// Where it was forwarded from, if it was.
+    pub forwarded_from: Option<ForwardRow>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ForwardRow {
+    pub from_chat_id: String,
+    pub from_message_id: String,
+    pub from_sender_id: Option<String>,
+    pub from_created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What a send became: a new message, or the one already sent with its `client_id`.
@@ -144,6 +154,19 @@ async fn commit(db: &Db, batch: &[&NewMessage]) -> Result<Vec<Appended>, sqlx::E
             append_messages!(tx, fresh)
         };
         for (message, send) in appended.iter().zip(&fresh_extras) {
+            if let Some(from) = &send.forwarded_from {
+                sqlx::query(
+                    "INSERT INTO message_forwards (message_id, from_chat_id, from_message_id, from_sender_id, from_created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&message.id)
+                .bind(&from.from_chat_id)
+                .bind(&from.from_message_id)
+                .bind(&from.from_sender_id)
+                .bind(from.from_created_at)
+                .execute(&mut *tx)
+                .await?;
+            }
             if let Some(search) = &send.search {
                 sqlx::query(
                     "INSERT INTO message_search (message_id, chat_id, sender_id, created_at, has_file, has_link, text) \

@@ -1,5 +1,5 @@
-//! Reactions, pins and mentions (@name, @all, @here): their rules, their unhappy
-//! paths, and their realtime events.
+//! Reactions, pins, mentions (@name, @all, @here) and forwarding: their rules, their
+//! unhappy paths, and their realtime events.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -15,6 +15,7 @@ backend_tests!(
     concurrent_reactions_count_exactly,
     pins_follow_the_chat_setting,
     mentions_by_name_all_and_here_are_stored_and_listed,
+    forwarding_respects_both_chats_and_hides_where_from,
 );
 
 fn reaction(chat: &str, message: &str, emoji: &str) -> String {
@@ -343,4 +344,91 @@ async fn mentions_by_name_all_and_here_are_stored_and_listed(backend: Backend) {
             .iter()
             .any(|v| *v == json!(bob.id))
     );
+}
+
+async fn forwarding_respects_both_chats_and_hides_where_from(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let carol = app.user("carol").await;
+    let source = group(&app, &alice, "source", &[&bob]).await;
+    let to_carol = direct(&app, &bob, &carol).await;
+    let announcements = group(&app, &alice, "news", &[&bob]).await;
+    app.request(
+        Method::PUT,
+        format!("/chats/{announcements}"),
+        Some(&alice.token),
+        Some(json!({"settings": {"post": "admins"}})),
+    )
+    .await
+    .expect(200);
+    let original = send(&app, &alice, &source, "worth sharing").await;
+    let path = format!(
+        "/chats/{source}/messages/{}/forward",
+        original["id"].as_str().unwrap()
+    );
+    // A target Bob may not post in: nothing is sent anywhere.
+    let refused = app
+        .post(
+            &path,
+            Some(&bob.token),
+            json!({"to_chat_ids": [to_carol, announcements]}),
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    let history = app
+        .get(format!("/chats/{to_carol}/messages"), Some(&carol.token))
+        .await
+        .expect(200)
+        .body;
+    assert!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["content"] != "worth sharing")
+    );
+    let sent = app
+        .post(
+            &path,
+            Some(&bob.token),
+            json!({"to_chat_ids": [to_carol, to_carol]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(sent.as_array().unwrap().len(), 1, "each target once");
+    assert_eq!(sent[0]["content"], "worth sharing");
+    assert_eq!(sent[0]["sender_id"], bob.id);
+    // Bob is in the source chat and sees where from; Carol only that it was forwarded.
+    assert_eq!(sent[0]["forwarded_from"]["chat_id"], source.as_str());
+    let seen_by_carol = last_message(&app, &carol, &to_carol).await;
+    assert_eq!(seen_by_carol["content"], "worth sharing");
+    assert!(seen_by_carol["forwarded_from"]["chat_id"].is_null());
+    assert!(seen_by_carol["forwarded_from"]["message_id"].is_null());
+    assert_eq!(seen_by_carol["forwarded_from"]["sender_id"], alice.id);
+    // Unhappy paths: not in the source, a target you are not in, bad bodies.
+    app.post(
+        &path,
+        Some(&carol.token),
+        json!({"to_chat_ids": [to_carol]}),
+    )
+    .await
+    .expect(404);
+    app.post(
+        &path,
+        Some(&bob.token),
+        json!({"to_chat_ids": ["0192f000-0000-7000-8000-000000000000"]}),
+    )
+    .await
+    .expect(404);
+    app.post(&path, Some(&bob.token), json!({"to_chat_ids": []}))
+        .await
+        .expect(422);
+    app.post(&path, Some(&bob.token), json!({"to": "x"}))
+        .await
+        .expect(422);
+    app.post(&path, None, json!({"to_chat_ids": [to_carol]}))
+        .await
+        .expect(401);
 }
