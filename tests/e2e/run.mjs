@@ -3,6 +3,8 @@
 // Realtime: typing hints, read receipts from `read` events, a message missed while offline that
 // comes by resume after the reconnect, no polling while the socket is up, and nothing twice.
 // Files: an image with a thumbnail and a lightbox, a download link, uploads the server refuses.
+// Reactions (picker and chips, live), pins (a jump to a message that is not loaded), mentions
+// (highlight and the Mentions list) and avatars (a photo others see after `user.updated`).
 // Any console error, page error or CSP violation in a page fails the run.
 //
 //   node tests/e2e/run.mjs          (BLOCKCHAT_BIN overrides the server binary)
@@ -62,9 +64,10 @@ function freePort() {
 async function startServer(port) {
   port ??= await freePort();
   dataDir ??= mkdtempSync(join(tmpdir(), 'blockchat-e2e-'));
+  const { BLOCKCHAT_BIN: _, ...inherited } = process.env; // ours, not a server setting
   server = spawn(BIN, ['serve', '--bind', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log', 'warn'], {
     env: {
-      ...process.env,
+      ...inherited,
       BLOCKCHAT_PASSWORD_HASH_MEMORY_KIB: '64',
       BLOCKCHAT_PASSWORD_HASH_ITERATIONS: '1',
       BLOCKCHAT_AUTH_RATE_PER_IP_PER_MINUTE: '100000',
@@ -911,6 +914,168 @@ async function main() {
     if (bob.frames.filter((f) => f.type === 'resync').length !== resyncs + 1) throw new Error('no resync frame');
     await A.locator('.msg.own .body', { hasText: 'Burst the last' }).waitFor();
     for (const p of [alice, bob]) await nothingTwice(p);
+  });
+
+  await step('reactions: alice picks 👍 from the picker by keyboard, bob sees it live and adds his', async () => {
+    await box(B).fill('Reactions, anyone?');
+    await box(B).press('Enter');
+    const onA = A.locator('.msg.theirs', { hasText: 'Reactions, anyone?' });
+    const onB = B.locator('.msg.own', { hasText: 'Reactions, anyone?' });
+    await onA.waitFor();
+    await onA.hover();
+    await onA.getByRole('button', { name: 'Add reaction' }).click();
+    const picker = A.locator('dialog[open].emoji-picker');
+    await picker.waitFor();
+    if ((await focused(A))?.name !== 'thumbs up') throw new Error(`the picker did not take focus: ${JSON.stringify(await focused(A))}`);
+    if (await picker.evaluate((d) => !d.matches(':modal'))) throw new Error('the emoji picker is not modal');
+    await a11yAudit(A, 'the emoji picker');
+    await A.keyboard.press('Escape');
+    await picker.waitFor({ state: 'detached' });
+    if ((await focused(A))?.name !== 'Add reaction') throw new Error(`Esc did not give focus back to “Add reaction”: ${JSON.stringify(await focused(A))}`);
+    // Again from the keyboard: the arrow keys move through the grid, Enter picks.
+    await A.keyboard.press('Enter');
+    await picker.waitFor();
+    for (const [key, name] of [['ArrowRight', 'thumbs down'], ['ArrowDown', 'party'], ['ArrowUp', 'thumbs down'], ['ArrowLeft', 'thumbs up']]) {
+      await A.keyboard.press(key);
+      if ((await focused(A))?.name !== name) throw new Error(`${key} in the picker went to ${JSON.stringify(await focused(A))}, not ${name}`);
+    }
+    await A.keyboard.press('Enter');
+    await picker.waitFor({ state: 'detached' });
+    await onA.locator('.reaction[aria-pressed="true"]', { hasText: '👍' }).locator('.reaction-count', { hasText: '1' }).waitFor();
+    // Bob sees it without reloading: not pressed (not his), named by how many reacted.
+    const chip = onB.locator('.reaction', { hasText: '👍' });
+    await chip.locator('.reaction-count', { hasText: '1' }).waitFor();
+    if ((await chip.getAttribute('aria-pressed')) !== 'false') throw new Error('bob’s chip is pressed before he reacted');
+    if (!/^1 person reacted with 👍/.test(await chip.getAttribute('aria-label'))) throw new Error(`chip name: ${await chip.getAttribute('aria-label')}`);
+    await chip.click();
+    await onB.locator('.reaction[aria-pressed="true"]', { hasText: '👍' }).locator('.reaction-count', { hasText: '2' }).waitFor();
+    await onA.locator('.reaction[aria-pressed="true"]', { hasText: '👍' }).locator('.reaction-count', { hasText: '2' }).waitFor();
+    if (!alice.frames.some((f) => f.type === 'reaction.updated' && f.event.emoji === '👍' && f.event.count === 2)) throw new Error('alice got no reaction.updated event');
+    // Resting on the chip names who reacted.
+    await chip.hover();
+    await B.waitForFunction((el) => /^Alice Liddell and you reacted with 👍/.test(el.title), await chip.elementHandle());
+    // Right click (a long press on touch) lists them.
+    await chip.click({ button: 'right' });
+    const who = B.getByRole('dialog', { name: 'Reactions 👍' });
+    await who.locator('.person-row', { hasText: 'Alice Liddell' }).waitFor();
+    await who.locator('.person-row', { hasText: 'Bob Builder (you)' }).waitFor();
+    await B.keyboard.press('Escape');
+    await who.waitFor({ state: 'detached' });
+    await B.waitForTimeout(150);
+    await shot(B, '15-reactions.png');
+  });
+
+  await step('pins: alice pins a message; bob sees it in the pinned list and jumps to it (loaded around it)', async () => {
+    const target = A.locator('.msg.own', { hasText: 'Are you there?' });
+    await target.hover();
+    await target.getByRole('button', { name: 'Pin message' }).click();
+    await target.locator('.pinned-mark').waitFor();
+    await A.locator('.pins-toggle', { hasText: '1 pinned message' }).waitFor();
+    const toggle = B.locator('.pins-toggle', { hasText: '1 pinned message' });
+    await toggle.waitFor();
+    if (await B.locator('.msg', { hasText: 'Are you there?' }).count()) throw new Error('the pinned message was loaded for bob already (the test wants a jump into history)');
+    await toggle.click();
+    const panel = B.getByRole('region', { name: 'Pinned messages' });
+    await panel.waitFor();
+    if ((await toggle.getAttribute('aria-expanded')) !== 'true') throw new Error('the pins button does not say the list is open');
+    await a11yAudit(B, 'the pinned messages list');
+    await B.waitForTimeout(100);
+    await shot(B, '16-pins.png');
+    await panel.getByRole('button', { name: /Are you there\?/ }).click();
+    await panel.waitFor({ state: 'hidden' });
+    const shown = B.locator('.msg.theirs', { hasText: 'Are you there?' });
+    await shown.waitFor();
+    await B.waitForFunction(() => document.activeElement?.matches('.msg') && document.activeElement.textContent.includes('Are you there?'));
+    const [box1, list] = await Promise.all([shown.boundingBox(), B.locator('.messages').boundingBox()]);
+    if (!(box1.y >= list.y && box1.y + box1.height <= list.y + list.height)) throw new Error('the pinned message is not in view after the jump');
+    if (!bob.requests.some((u) => /\/messages\?around=\d+/.test(u))) throw new Error('the jump did not load the history around the message');
+    const gap = B.locator('.gap button', { hasText: 'not loaded' });
+    const missing = Number((await gap.textContent()).match(/\((\d+) not loaded/)[1]);
+    await gap.click();
+    await B.locator('.gap button', { hasText: `(${missing - 100} not loaded)` }).waitFor();
+    // Esc in the list closes it and gives focus back to its button.
+    await toggle.click();
+    await panel.waitFor();
+    await B.keyboard.press('Escape');
+    await panel.waitFor({ state: 'hidden' });
+    if (!(await toggle.evaluate((el) => el === document.activeElement))) throw new Error('Esc did not return focus to the pins button');
+    // A phone-wide window: the bar, the chips and the list fit.
+    await B.setViewportSize({ width: 360, height: 740 });
+    await noSidewaysOverflow(B, '360 px: pins and reactions');
+    await B.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  await step('mentions: bob writes @alice in the group; she sees it highlighted and in her Mentions list', async () => {
+    await chatRow(B, 'Weekend plans').click();
+    await B.locator('.chat-title', { hasText: 'Weekend plans' }).waitFor();
+    await box(B).pressSequentially('@al');
+    const suggest = B.getByRole('listbox', { name: 'People to mention' });
+    await suggest.getByRole('option', { name: /Alice Liddell/ }).waitFor();
+    await suggest.getByRole('option', { name: /Everyone in the group/ }).waitFor();
+    await box(B).press('Enter');
+    if ((await box(B).inputValue()) !== '@alice ') throw new Error(`picking a mention gave “${await box(B).inputValue()}”`);
+    await box(B).pressSequentially('can you bring the chairs?');
+    await box(B).press('Enter');
+    await B.locator('.msg.own', { hasText: 'bring the chairs' }).waitFor();
+    const link = A.getByRole('link', { name: 'Mentions, 1 unread' });
+    await link.waitFor();
+    await link.click();
+    const item = A.locator('.mention-row', { hasText: 'bring the chairs' });
+    await item.locator('.mention-chat', { hasText: 'Weekend plans' }).waitFor();
+    await a11yAudit(A, 'the mentions list');
+    await shot(A, '17-mentions.png');
+    await item.click();
+    const msg = A.locator('.msg.theirs.mentioned', { hasText: 'bring the chairs' });
+    await msg.locator('.mention.self', { hasText: '@alice' }).waitFor();
+    await A.waitForFunction(() => document.activeElement?.matches('.msg.mentioned'));
+  });
+
+  await step('avatars: alice sets a photo in settings; bob sees it after the user.updated event', async () => {
+    await A.getByRole('link', { name: 'Settings' }).click();
+    const card = A.locator('.me-card');
+    const input = card.locator('input[type=file]');
+    await card.getByRole('button', { name: 'Change photo' }).waitFor();
+    await input.setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a picture') });
+    await A.locator('.toast.error', { hasText: 'not an image' }).waitFor();
+    await input.setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: makePng(96, 96) });
+    await card.getByRole('button', { name: 'Remove photo' }).waitFor();
+    await A.waitForFunction(() => {
+      const img = document.querySelector('.me-card .avatar-img');
+      return img?.complete && img.naturalWidth > 0;
+    });
+    const rowImg = chatRow(B, 'Alice Liddell').locator('img.avatar-img');
+    await rowImg.waitFor();
+    await B.waitForFunction((el) => el.complete && el.naturalWidth > 0, await rowImg.elementHandle());
+    if (!bob.frames.some((f) => f.type === 'user.updated')) throw new Error('bob got no user.updated event');
+    await B.locator('.msg.theirs .avatar-btn img.avatar-img').first().waitFor();
+    await a11yAudit(A, 'settings with a photo');
+    await a11yAudit(B, 'a group chat with photos');
+    await B.mouse.move(0, 0);
+    await B.waitForTimeout(150);
+    await shot(B, '18-avatars.png');
+  });
+
+  await step('group rules and photo: alice lets only admins pin (bob loses “Pin message”) and sets a group photo', async () => {
+    const pinAction = (page) => page.locator('.msg-actions [aria-label="Pin message"], .msg-actions [aria-label="Unpin message"]');
+    await B.locator('.chat-title', { hasText: 'Weekend plans' }).waitFor();
+    await pinAction(B).first().waitFor({ state: 'attached' });
+    await chatRow(A, 'Weekend plans').click();
+    await A.locator('.chat-title', { hasText: 'Weekend plans' }).waitFor();
+    await A.getByRole('button', { name: 'Chat info' }).first().click();
+    const drawer = A.locator('.drawer');
+    await drawer.getByLabel('Who can mention @all and @here').waitFor();
+    await drawer.getByLabel('Who can pin messages').selectOption('admins');
+    await A.locator('.toast', { hasText: 'Saved' }).waitFor();
+    await B.waitForFunction(() => !document.querySelector('.msg-actions [aria-label="Pin message"], .msg-actions [aria-label="Unpin message"]'));
+    if (!(await pinAction(A).count())) throw new Error('the owner lost the pin action');
+    await drawer.locator('input[type=file]').setInputFiles({ name: 'group.png', mimeType: 'image/png', buffer: makePng(64, 64) });
+    await drawer.getByRole('button', { name: 'Remove group photo' }).waitFor();
+    const img = chatRow(B, 'Weekend plans').locator('img.avatar-img');
+    await img.waitFor();
+    await B.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle());
+    await a11yAudit(A, 'group info with rules and a photo');
+    await A.keyboard.press('Escape');
+    await drawer.waitFor({ state: 'hidden' });
   });
 
   await step('the sessions list shows both of alice’s devices', async () => {

@@ -38,6 +38,36 @@ export async function setStatus(body) {
   return loadMe();
 }
 
+/** An image as multipart field `file` (PUT …/avatar). */
+function imageForm(file) {
+  const form = new FormData();
+  form.append('file', file, file.name || 'avatar');
+  return form;
+}
+
+/** What a person reads when an avatar is refused. */
+function avatarError(e) {
+  if (e.status === 415) e.message = 'That is not an image: use a JPEG, PNG, GIF or WebP picture.';
+  else if (e.status === 413) e.message = 'That picture is too large.';
+  return e;
+}
+
+export async function setMyAvatar(file) {
+  try {
+    state.me = await api.put('/users/me/avatar', imageForm(file));
+  } catch (e) {
+    throw avatarError(e);
+  }
+  emit('me');
+  return state.me;
+}
+
+export async function removeMyAvatar() {
+  state.me = await api.del('/users/me/avatar');
+  emit('me');
+  return state.me;
+}
+
 // Chats
 
 export async function loadChats() {
@@ -92,6 +122,25 @@ export async function updateMySettings(chatId, body) {
   const d = state.details.get(chatId);
   if (d) store.setDetails({ ...d, me: { ...d.me, ...me } });
   return me;
+}
+
+export async function setChatAvatar(chatId, file) {
+  let chat;
+  try {
+    chat = await api.put(`/chats/${chatId}/avatar`, imageForm(file));
+  } catch (e) {
+    throw avatarError(e);
+  }
+  store.setDetails(chat);
+  loadChatsSoon();
+  return chat;
+}
+
+export async function removeChatAvatar(chatId) {
+  const chat = await api.del(`/chats/${chatId}/avatar`);
+  store.setDetails(chat);
+  loadChatsSoon();
+  return chat;
 }
 
 export async function deleteChat(chatId) {
@@ -193,6 +242,34 @@ async function fetchAfter(chatId, after) {
     if (page.length < 100) break;
     after = page.at(-1).seq;
   }
+}
+
+/**
+ * The messages around `seq` (to show a pinned or mentioned message that is not loaded). Far
+ * above what is held, this leaves a gap in the log (the chat shows "Show more messages" there);
+ * a gap of up to 100 messages is filled at once.
+ */
+export async function loadAround(chatId, seq) {
+  const l = store.log(chatId);
+  const oldest = store.oldestSeq(chatId);
+  const page = await api.get(`/chats/${chatId}/messages?around=${seq}&limit=50`);
+  if (!page.length) return;
+  if (!oldest || page[0].seq < oldest) l.hasOlder = page[0].seq > 1;
+  store.upsertMessages(chatId, page);
+  const last = page.at(-1).seq;
+  const next = [...l.byId.values()].reduce((min, m) => (m.seq > last && m.seq < min ? m.seq : min), Infinity);
+  if (next !== Infinity && next - last > 1 && next - last <= 101) await fillGap(chatId, last, next);
+}
+
+/** Messages after `after` into a gap of the log that ends before `before` (100 at most). */
+export async function fillGap(chatId, after, before) {
+  const limit = Math.min(100, Math.max(1, before - after - 1));
+  const page = await api.get(`/chats/${chatId}/messages?after=${after}&limit=${limit}`);
+  const l = store.log(chatId);
+  // Seqs have no gaps; if the server has nothing there, do not offer to load it again.
+  if (!page.some((m) => m.seq > after && m.seq < before)) (l.knownGaps ||= new Set()).add(after);
+  store.upsertMessages(chatId, page);
+  store.touch(chatId);
 }
 
 /** Optimistic send: the message shows at once and is matched to the server's copy by client_id. `attachments`: uploaded FileViews. */
@@ -300,7 +377,8 @@ export async function editMessage(chatId, messageId, content) {
 export async function deleteMessage(chatId, messageId) {
   await api.del(`/chats/${chatId}/messages/${messageId}`);
   const m = store.findMessage(chatId, messageId);
-  if (m) store.upsertMessages(chatId, [{ ...m, deleted: true, content: '', html: '' }]);
+  if (m) store.upsertMessages(chatId, [{ ...m, deleted: true, content: '', html: '', reactions: [] }]);
+  if (store.pinnedIds(chatId).has(messageId)) pinsChanged(chatId);
 }
 
 const refetching = new Map();
@@ -323,6 +401,74 @@ export function refetchMessage(chatId, m) {
   }
   return refetching.get(key);
 }
+
+// Reactions. Toggling shows at once; the `reaction.updated` event that follows (mine come back
+// too) brings the true count, and a refused call fetches the message again.
+
+const emojiPath = (chatId, messageId, emoji) => `/chats/${chatId}/messages/${messageId}/reactions/${encodeURIComponent(emoji)}`;
+
+/** Add my `emoji` to a message, or take it back if it is there (`add` forces one way). */
+export async function toggleReaction(chatId, messageId, emoji, add) {
+  const m = store.findMessage(chatId, messageId);
+  if (!m || m.pending) return;
+  const mine = (m.reactions || []).find((r) => r.emoji === emoji);
+  add ??= !mine?.me;
+  if (add !== !!mine?.me) store.applyReaction(chatId, messageId, emoji, (mine?.count || 0) + (add ? 1 : -1), add);
+  try {
+    if (add) await api.put(emojiPath(chatId, messageId, emoji));
+    else await api.del(emojiPath(chatId, messageId, emoji));
+  } catch (e) {
+    refetchMessage(chatId, m).catch(() => {});
+    if (e.status === 422 && /at most/.test(e.message)) e.message = 'This message has as many different reactions as it can take.';
+    throw e;
+  }
+}
+
+/** Who reacted to a message with `emoji`: [{user, reacted_at}], first first. */
+export async function reactors(chatId, messageId, emoji) {
+  const list = await api.get(emojiPath(chatId, messageId, emoji));
+  store.rememberUsers(list.map((r) => r.user));
+  return list;
+}
+
+// Pins: the list is fetched when a chat opens, and again when a `pin.updated` event says it changed.
+
+export async function loadPins(chatId) {
+  const list = await api.get(`/chats/${chatId}/pins`);
+  store.setPins(chatId, list);
+  return list;
+}
+
+const pinTimers = new Map();
+/** A pin changed (an event, or my own call): one reload of a chat's pins, if they are held. */
+export function pinsChanged(chatId, ms = 150) {
+  if (!state.pins.has(chatId) || pinTimers.has(chatId)) return;
+  pinTimers.set(
+    chatId,
+    setTimeout(() => {
+      pinTimers.delete(chatId);
+      loadPins(chatId).catch(() => {});
+    }, ms)
+  );
+}
+
+export async function pinMessage(chatId, messageId) {
+  try {
+    await api.post(`/chats/${chatId}/pins/${messageId}`);
+  } catch (e) {
+    if (e.status === 409) e.message = 'This chat has as many pinned messages as it can take (50): unpin one first.';
+    throw e;
+  }
+  await loadPins(chatId);
+}
+
+export async function unpinMessage(chatId, messageId) {
+  await api.del(`/chats/${chatId}/pins/${messageId}`);
+  await loadPins(chatId);
+}
+
+/** Messages that mention me, newest first (each with its chat_id); `before`: the created_at of the last one held. */
+export const mentions = (before = null, limit = 30) => api.get(api.query('/mentions', { before, limit }));
 
 export const messageHistory = (chatId, messageId) => api.get(`/chats/${chatId}/messages/${messageId}/history`);
 export const readStatus = (chatId, messageId) => api.get(`/chats/${chatId}/messages/${messageId}/read-status`);
@@ -382,6 +528,28 @@ export function ensureUser(id) {
       .then((u) => store.rememberUsers([u]))
       .catch(() => store.rememberUsers([{ id, display_name: 'Unknown user', username: '', is_deleted: false }]))
   );
+}
+
+/** Someone's profile changed (a `user.updated` event): fetch it again if it is shown anywhere. */
+export async function refreshUser(id) {
+  if (id === state.me?.id) return loadMe();
+  if (!store.userById(id) && !state.chats.some((c) => c.other_user?.id === id)) return;
+  store.rememberUsers([await api.get(`/users/${id}`)]);
+  // The people lists hold their own copies (names there): fetch those that show this person.
+  const c = state.contacts;
+  if (c.friends?.some((f) => f.user.id === id)) loadFriends().catch(() => {});
+  if ([...(c.incoming || []), ...(c.outgoing || [])].some((r) => r.from_user.id === id || r.to_user.id === id)) loadRequests().catch(() => {});
+}
+
+const staleAvatars = new Map(); // user or chat id → when its avatar URL was last refreshed
+/** An avatar image failed to load with a signed URL that ran out: fetch the profile or chat again (once in a while). */
+export function avatarExpired(id, isChat) {
+  if (Date.now() - (staleAvatars.get(id) || 0) < 300_000) return;
+  staleAvatars.set(id, Date.now());
+  if (isChat) {
+    loadChatsSoon();
+    if (state.details.has(id)) loadDetails(id).catch(() => {});
+  } else refreshUser(id).catch(() => {});
 }
 
 export const getUser = (id) => api.get(`/users/${id}`).then((u) => (store.rememberUsers([u]), u));

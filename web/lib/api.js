@@ -116,11 +116,12 @@ async function doRefresh() {
 
 async function raw(method, path, body, token) {
   const headers = { accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  const form = body instanceof FormData; // multipart (an avatar): the browser sets its content type
+  if (body !== undefined && !form) headers['content-type'] = 'application/json';
   if (token) headers.authorization = `Bearer ${token}`;
   let res;
   try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : form ? body : JSON.stringify(body) });
   } catch {
     throw new ApiError(0, null);
   }
@@ -140,7 +141,7 @@ async function raw(method, path, body, token) {
   return data;
 }
 
-/** An authenticated call; refreshes first when the token is about to run out, and once after a 401. */
+/** An authenticated call (a JSON body, or FormData sent as multipart); refreshes first when the token is about to run out, and once after a 401. */
 export async function request(method, path, body) {
   if (!session) throw new ApiError(401, 'Please log in.');
   if (session.expires_at - Date.now() < 15_000) await refresh();

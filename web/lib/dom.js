@@ -99,6 +99,7 @@ export function reconcile(container, items, key, render, signature = () => '') {
   }
   const focused = document.activeElement;
   const focusKey = focused && container.contains(focused) ? focused.closest('[data-key]')?.dataset.key : null;
+  const focusPart = focusKey ? focused.closest('[data-focus-key]')?.dataset.focusKey : null; // a control inside the item
   wanted.forEach((el, i) => {
     if (container.children[i] !== el) container.insertBefore(el, container.children[i] || null);
   });
@@ -106,7 +107,10 @@ export function reconcile(container, items, key, render, signature = () => '') {
   container._keyed = after;
   if (focusKey && !container.contains(document.activeElement)) {
     const el = after.get(focusKey)?.el;
+    const part = focusPart ? el?.querySelector(`[data-focus-key="${CSS.escape(focusPart)}"]`) : null;
+    // The item first: controls that show only while it has focus (a message's actions) can take focus then.
     (el?.matches('[tabindex], button, a, input') ? el : el?.querySelector('[tabindex], button, a'))?.focus({ preventScroll: true });
+    part?.focus({ preventScroll: true });
   }
 }
 

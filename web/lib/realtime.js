@@ -253,7 +253,7 @@ function onVisibility() {
     pingedAt = Date.now();
     send({ type: 'ping' });
   }
-  // Presence and friend requests have no events: look again when the person comes back.
+  // Presence is not followed live (and friend request events may have been missed): look again when the person comes back.
   if (Date.now() - refreshedAt > REFRESH_ON_VISIBLE) {
     refreshedAt = Date.now();
     actions.loadChats().catch(() => {});
@@ -292,6 +292,20 @@ function handle(e) {
       return onChatChanged(e.chat_id);
     case 'chat.deleted':
       return onChatGone(e.chat_id, 'This chat was deleted.');
+    case 'reaction.updated':
+      return onReaction(e);
+    case 'pin.updated':
+      return actions.pinsChanged(e.chat_id);
+    case 'user.updated':
+      return actions.refreshUser(e.user_id).catch(() => {});
+    case 'friend.request':
+    case 'friend.request.removed':
+      return actions.loadRequests().catch(() => {});
+    case 'friend.added':
+    case 'friend.removed':
+      return Promise.all([actions.loadFriends(), actions.loadRequests()]).catch(() => {});
+    case 'sessions.changed':
+      return emit('sessions');
     case 'ack':
       return actions.committed(e.message);
     case 'resync':
@@ -325,6 +339,7 @@ function onReady(e) {
       actions.refreshRecent(open).then(() => actions.refreshReceipts(open)).catch(() => {});
       actions.loadDetails(open).catch(() => {});
     }
+    for (const id of state.pins.keys()) actions.pinsChanged(id);
     actions.loadRequests().catch(() => {});
   }
   wasDown = false;
@@ -353,18 +368,29 @@ function onCreated(m) {
   const fresh = m.seq > (store.chatById(chatId)?.last_seq ?? 0);
   if (!store.noteNewMessage(m)) actions.loadChatsSoon();
   if (fresh) notifyMessage(m);
+  if (fresh && m.sender_id !== state.me?.id && (m.mentions || []).includes(state.me?.id)) emit('mention', m);
 }
 
 function onUpdated(m) {
+  const old = state.logs.has(m.chat_id) && store.findMessage(m.chat_id, m.id);
+  // Its reactions' `me` is as the editor sees them: mine stay as I know them.
+  if (m.sender_id !== state.me?.id) m = { ...m, reactions: (m.reactions || []).map((r) => ({ ...r, me: !!old?.reactions?.find((x) => x.emoji === r.emoji)?.me })) };
   if (state.logs.has(m.chat_id)) store.upsertMessages(m.chat_id, [m]);
+  if (store.pinnedIds(m.chat_id).has(m.id)) actions.pinsChanged(m.chat_id);
   const c = store.chatById(m.chat_id);
   if (c?.last_message?.id === m.id) store.patchChat(m.chat_id, { last_message: m });
 }
 
 function onDeleted({ chat_id: chatId, message_id: id }) {
   const m = state.logs.has(chatId) && store.findMessage(chatId, id);
-  if (m) store.upsertMessages(chatId, [{ ...m, deleted: true, content: '', html: '' }]);
+  if (m) store.upsertMessages(chatId, [{ ...m, deleted: true, content: '', html: '', reactions: [] }]);
+  if (store.pinnedIds(chatId).has(id)) actions.pinsChanged(chatId);
   actions.loadChatsSoon(); // the preview, and unread counts if it was unread
+}
+
+/** Someone reacted, or took a reaction back: `count` is the new total; `me` only changes when it was me. */
+function onReaction({ chat_id: chatId, message_id: id, emoji, user_id: userId, added, count }) {
+  store.applyReaction(chatId, id, emoji, count, userId === state.me?.id ? added : undefined);
 }
 
 function onRead({ chat_id: chatId, user_id: userId, read_seq: seq }) {

@@ -2,7 +2,9 @@
 //
 // Topics: 'me', 'chats' (the list), 'chat:<id>' (details and members), 'log:<id>' (messages),
 // 'users' (profiles learned anywhere), 'contacts' (friends, requests, blocks, mutes), 'open',
-// 'online' (the realtime connection is up or down), 'typing' (payload: the chat id).
+// 'online' (the realtime connection is up or down), 'typing' (payload: the chat id),
+// 'pins:<id>' (a chat's pinned messages), 'mention' (payload: a new message that mentions me),
+// 'jump' (a message to show was asked for: state.jump), 'sessions' (my sessions changed).
 
 export const state = {
   me: null,
@@ -15,6 +17,8 @@ export const state = {
   openChatId: null,
   online: true,
   typing: new Map(), // chat id → Map(user id → when the "is typing" hint ends, ms)
+  pins: new Map(), // chat id → Pin[] ({message, pinned_by, pinned_at}), newest pin first, once loaded
+  jump: null, // {chatId, id, seq}: a message the open chat should scroll to (from Mentions)
 };
 
 /** JSON for change detection: `last_seen` moves on every poll while someone is active, and nothing shown depends on it then. */
@@ -49,6 +53,8 @@ export function reset() {
   state.openChatId = null;
   state.online = true;
   state.typing.clear();
+  state.pins.clear();
+  state.jump = null;
 }
 
 // People
@@ -130,6 +136,7 @@ export function dropChat(id) {
   state.details.delete(id);
   state.logs.delete(id);
   state.typing.delete(id);
+  state.pins.delete(id);
   if (!chatById(id)) return;
   state.chats = state.chats.filter((c) => c.id !== id);
   state.chatsSig = stable(state.chats);
@@ -168,7 +175,7 @@ export function log(chatId) {
   return l;
 }
 
-const messageSig = (m) => `${m.edited_at}|${m.deleted}|${m.html}|${m.sender_blocked}`;
+const messageSig = (m) => `${m.edited_at}|${m.deleted}|${m.html}|${m.sender_blocked}|${JSON.stringify(m.reactions || [])}`;
 
 export function upsertMessages(chatId, list) {
   const l = log(chatId);
@@ -205,6 +212,36 @@ export function messages(chatId) {
     l.sorted = sent.concat([...l.pending.values()]);
   }
   return l.sorted;
+}
+
+/**
+ * One emoji's reactions on a held message: `count` people now (0 drops the chip), `me` whether I
+ * am one of them (undefined: as it was). A new emoji goes last (the order of first use).
+ */
+export function applyReaction(chatId, messageId, emoji, count, me) {
+  const l = state.logs.get(chatId);
+  const m = l?.byId.get(messageId);
+  if (!m) return false;
+  const list = [...(m.reactions || [])];
+  const i = list.findIndex((r) => r.emoji === emoji);
+  if (count <= 0) {
+    if (i < 0) return false;
+    list.splice(i, 1);
+  } else if (i >= 0) list[i] = { ...list[i], count, me: me ?? list[i].me };
+  else list.push({ emoji, count, me: !!me });
+  l.byId.set(messageId, { ...m, reactions: list });
+  touch(chatId);
+  return true;
+}
+
+/** The message ids pinned in a chat (empty until its pins are loaded). */
+export const pinnedIds = (chatId) => new Set((state.pins.get(chatId) || []).map((p) => p.message.id));
+
+export function setPins(chatId, list) {
+  const old = state.pins.get(chatId);
+  state.pins.set(chatId, list);
+  if (old && stable(old) === stable(list)) return;
+  emit(`pins:${chatId}`);
 }
 
 export function newestSeq(chatId) {

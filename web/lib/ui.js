@@ -3,15 +3,57 @@
 import { append, h } from './dom.js';
 import { icon } from './icons.js';
 import { hue, initials, nameOf, statusWord } from './format.js';
+import { userById } from './store.js';
+import { avatarExpired } from './actions.js';
 
+/** Only our own (signed, relative) image URLs: the CSP refuses others, and initials stand in. */
+const ownUrl = (url) => typeof url === 'string' && url.startsWith('/') && !url.startsWith('//');
+const runOut = (url) => {
+  const m = /[?&]expires=(\d+)/.exec(url);
+  return !!m && Number(m[1]) * 1000 < Date.now() + 30_000;
+};
+
+/**
+ * A round picture of a person (or, with `group`, of a group chat: pass the chat): their photo
+ * when they have one, over their initials (or the group icon), which show while it loads or if
+ * it cannot. Decorative: the name is always said next to it.
+ */
 export function avatar(user, { size = 40, presence = false, group = false, label = null } = {}) {
   const name = label ?? nameOf(user);
   const el = h('span', { class: `avatar${group ? ' group' : ''}`, 'aria-hidden': 'true' });
   el.style.setProperty('--size', `${size}px`);
   el.style.setProperty('--hue', hue(user?.id || name));
   el.append(group ? icon('users') : initials(name));
+  // The freshest copy of a person we hold (a list's copy of them may be older).
+  const known = !group && user?.id ? userById(user.id) : null;
+  const url = known && 'avatar_url' in known ? known.avatar_url : user?.avatar_url;
+  if (ownUrl(url)) {
+    const img = h('img', { class: 'avatar-img', src: url, alt: '', decoding: 'async', loading: size >= 64 ? 'eager' : 'lazy' });
+    img.addEventListener('error', () => {
+      img.remove();
+      if (runOut(url) && user?.id) avatarExpired(user.id, group);
+    });
+    el.append(img);
+    el.classList.add('has-img');
+  }
   if (presence && user?.status) el.append(presenceDot(user.status));
   return el;
+}
+
+/**
+ * "Change photo" (a file picker for an image) and, when there is one, "Remove photo", for me or
+ * a group. `set(file)` and `remove()` make the calls; errors (not an image, too large) are toasted.
+ */
+export function photoControls({ has, set, remove, label = 'photo' }) {
+  const input = h('input', { type: 'file', accept: 'image/png,image/jpeg,image/gif,image/webp', hidden: true, tabindex: '-1', 'aria-label': `Choose a ${label}` });
+  const change = h('button', { type: 'button', class: 'btn small', dataset: { focusKey: 'photo-change' }, onclick: () => input.click() }, icon('camera'), `Change ${label}`);
+  input.addEventListener('change', () => {
+    const file = input.files[0];
+    input.value = '';
+    if (file) busy(change, () => set(file), { success: 'Photo saved' });
+  });
+  const drop = has ? h('button', { type: 'button', class: 'btn small', dataset: { focusKey: 'photo-remove' }, onclick: (e) => busy(e.currentTarget, remove, { success: 'Photo removed' }) }, `Remove ${label}`) : null;
+  return h('div', { class: 'row wrap photo-controls' }, change, input, drop);
 }
 
 export const presenceDot = (status) => h('span', { class: `dot dot-${status}`, title: statusWord(status) });

@@ -1,4 +1,5 @@
-// views/chat.js — one open chat: header, history that loads as you scroll up, day separators, receipts, message actions.
+// views/chat.js — one open chat: header, pinned messages, history that loads as you scroll up, day separators,
+// receipts, reactions, message actions, and jumps to a message that may not be loaded yet.
 
 import * as actions from '../lib/actions.js';
 import * as realtime from '../lib/realtime.js';
@@ -13,8 +14,11 @@ import { mountComposer } from './composer.js';
 import { renderAttachments } from './attachments.js';
 import { mountChatInfo } from './chatinfo.js';
 import { openProfile } from './profile.js';
+import { mountPins } from './pins.js';
+import { openEmojiPicker, renderReactions } from './reactions.js';
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
+const allows = (policy, role) => policy === 'everyone' || role === 'admin' || role === 'owner';
 
 export function mountChat(pane, chatId) {
   const titleText = h('span', { class: 'chat-title' });
@@ -39,7 +43,8 @@ export function mountChat(pane, chatId) {
   const typingLine = h('div', { class: 'typing-line', role: 'status', 'aria-live': 'polite' });
   const composerHost = h('div', { class: 'composer-host' });
   const dropZone = h('div', { class: 'drop-zone', hidden: true, 'aria-hidden': 'true' }, h('div', {}, icon('paperclip'), h('span', {}, 'Drop files to attach them')));
-  const section = h('section', { class: 'chat', 'aria-labelledby': `chat-heading-${chatId}` }, heading, header, h('div', { class: 'chat-body' }, list, typingLine, jump), announcer, composerHost, dropZone);
+  const pins = mountPins(chatId, { onJump: (m) => jumpTo(m.id, m.seq), canPin: () => canPin() });
+  const section = h('section', { class: 'chat', 'aria-labelledby': `chat-heading-${chatId}` }, heading, header, pins.bar, h('div', { class: 'chat-body' }, list, pins.panel, typingLine, jump), announcer, composerHost, dropZone);
   heading.id = `chat-heading-${chatId}`;
   const drawer = h('aside', { class: 'drawer', 'aria-label': 'Chat info', hidden: true });
   const layout = h('div', { class: 'chat-layout' }, section, drawer);
@@ -54,13 +59,21 @@ export function mountChat(pane, chatId) {
   let initialScrollDone = false;
   let stickToBottom = true;
   const revealed = new Set(); // messages from blocked people shown on request
+  const reactorNames = new Map(); // `${message id} ${emoji}` → who reacted, for the chips' tooltips
   const destroyed = { v: false };
+  let pinned = store.pinnedIds(chatId); // ids of the pinned messages
+  let loaded = null; // the first load of messages and details, once it started
 
   const chatSummary = () => store.chatById(chatId);
   const details = () => state.details.get(chatId);
   const chat = () => details() || chatSummary();
   const myRole = () => details()?.me?.role || chatSummary()?.role || 'member';
   const isGroup = () => chat()?.type === 'group';
+  /** Whether I may pin and unpin here (the chat's `pin` setting; known once its details are). */
+  const canPin = () => {
+    const d = details();
+    return !!d && allows(d.settings?.pin || 'everyone', d.me?.role);
+  };
 
   function renderHeader() {
     const c = chat();
@@ -72,7 +85,7 @@ export function mountChat(pane, chatId) {
       replace(headAvatar, avatar(other, { size: 36, presence: true }));
       subtitle.textContent = presenceLine(other);
     } else {
-      replace(headAvatar, avatar({ id: c.id }, { size: 36, label: chatTitle(c), group: true }));
+      replace(headAvatar, avatar(c, { size: 36, label: chatTitle(c), group: true }));
       const d = details();
       if (d) {
         const online = d.members.filter((m) => m.user.status === 'online' && m.user.id !== state.me.id).length;
@@ -95,10 +108,16 @@ export function mountChat(pane, chatId) {
 
   function buildItems() {
     const msgs = store.messages(chatId);
+    const l = store.log(chatId);
     const out = [];
     let prev = null;
     let markerPlaced = false;
     for (const m of msgs) {
+      // A jump to an older message leaves a gap above what was loaded (seqs have none): offer to fill it.
+      if (prev && !prev.pending && !m.pending && m.seq > prev.seq + 1 && !l.knownGaps?.has(prev.seq)) {
+        const n = m.seq - prev.seq - 1;
+        out.push({ kind: 'gap', key: `gap-${prev.seq}`, after: prev.seq, before: m.seq, label: `Show ${Math.min(n, 100)} more message${n === 1 ? '' : 's'} (${n} not loaded)` });
+      }
       const day = dayKey(m.created_at);
       let separated = false;
       if (!prev || dayKey(prev.created_at) !== day) {
@@ -125,12 +144,16 @@ export function mountChat(pane, chatId) {
       m.edited_at, m.deleted, m.html, m.content, m.pending, m.failed, m.error, m.sender_blocked, (m.attachments || []).map((f) => f.id).join(),
       item.continued, receipt(m), nameById(m.sender_id), isGroup(), myRole(), revealed.has(m.id),
       m.type === 'system' ? describeEvent(m) : '', target ? [target.deleted, target.content, nameById(target.sender_id)] : m.reply_to,
+      m.reactions, m.mentions, pinned.has(m.id), canPin(), isGroup() && store.userById(m.sender_id)?.avatar_url,
     ]);
   }
 
   function renderItem(item) {
     if (item.kind === 'day') return h('div', { class: 'day-sep', role: 'separator' }, h('span', {}, item.label));
     if (item.kind === 'unread') return h('div', { class: 'unread-sep', role: 'separator' }, h('span', {}, 'New messages'));
+    if (item.kind === 'gap') {
+      return h('div', { class: 'gap' }, h('button', { type: 'button', class: 'btn small', onclick: (e) => busy(e.currentTarget, () => actions.fillGap(chatId, item.after, item.before)) }, item.label));
+    }
     const m = item.m;
     if (m.type === 'system') {
       eventUserIds(m).forEach(actions.ensureUser);
@@ -155,7 +178,7 @@ export function mountChat(pane, chatId) {
     } else if (m.html != null && !m.pending) {
       body.classList.add('md');
       setSanitizedHtml(body, m.html);
-      markMentions(body);
+      markMentions(body, mentioned);
     } else {
       body.classList.add('plain');
       body.textContent = m.content;
@@ -167,9 +190,11 @@ export function mountChat(pane, chatId) {
     const receiptEl = r ? h('span', { class: `receipt r-${r}`, dataset: { receipt: r }, title: { pending: 'Sending…', failed: 'Not sent', sent: 'Sent', some: 'Read by some', read: 'Read' }[r] }, icon({ pending: 'clock', failed: 'alert', sent: 'check', some: 'checks', read: 'checks' }[r])) : null;
     if (receiptEl) receiptEl.append(h('span', { class: 'sr-only' }, receiptEl.title));
 
+    const isPinned = pinned.has(m.id);
     const meta = h(
       'div',
       { class: 'meta' },
+      isPinned ? h('span', { class: 'pinned-mark', title: 'Pinned' }, icon('pin'), h('span', { class: 'sr-only' }, 'Pinned.')) : null,
       m.edited_at && !m.deleted ? h('button', { type: 'button', class: 'link edited', onclick: () => showHistory(m), title: `Edited ${fullTime(m.edited_at)}` }, 'edited') : null,
       h('time', { datetime: m.created_at, title: fullTime(m.created_at) }, time(m.created_at)),
       receiptEl
@@ -182,6 +207,7 @@ export function mountChat(pane, chatId) {
       m.reply_to ? quote(m.reply_to) : null,
       files,
       body,
+      renderReactions(chatId, m, reactorNames),
       meta
     );
     if (sender || own) bubble.querySelector('.sender')?.style.setProperty('--hue', hue(m.sender_id));
@@ -200,18 +226,20 @@ export function mountChat(pane, chatId) {
         )
       );
     }
-    if (!m.pending && !m.deleted) el.append(messageActions(m, own));
+    if (!m.pending && !m.deleted) el.append(messageActions(m, own, isPinned));
     return el;
   }
 
-  // Wrap @username in the rendered text (text nodes only, never code or links) so mentions stand out.
-  function markMentions(root) {
+  // Wrap @username in the rendered text (text nodes only, never code or links) so mentions stand out;
+  // mine (and @all / @here when they reached me) the most.
+  function markMentions(root, mentioned) {
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
     const hits = [];
     while (walker.nextNode()) if (/@[\w.-]{3,32}/.test(walker.currentNode.data) && !walker.currentNode.parentElement.closest('code, pre, a')) hits.push(walker.currentNode);
     for (const node of hits) {
       const parts = node.data.split(/(@[\w.-]{3,32})/);
-      node.replaceWith(...parts.map((p, i) => (i % 2 ? h('span', { class: `mention${p.slice(1).toLowerCase() === state.me.username ? ' self' : ''}` }, p) : p)));
+      const self = (p) => p.slice(1).toLowerCase() === state.me.username || (mentioned && ['@all', '@here'].includes(p.toLowerCase()));
+      node.replaceWith(...parts.map((p, i) => (i % 2 ? h('span', { class: `mention${self(p) ? ' self' : ''}` }, p) : p)));
     }
   }
 
@@ -226,18 +254,35 @@ export function mountChat(pane, chatId) {
     );
   }
 
-  function messageActions(m, own) {
+  function messageActions(m, own, isPinned) {
     const canDelete = own || (isGroup() && ['admin', 'owner'].includes(myRole()));
-    const btn = (name, label, fn) => h('button', { type: 'button', class: 'icon-btn small', 'aria-label': label, title: label, onclick: fn }, icon(name));
+    const btn = (name, label, fn, key) => h('button', { type: 'button', class: 'icon-btn small', 'aria-label': label, title: label, onclick: fn, dataset: key ? { focusKey: key } : null }, icon(name));
     return h(
       'div',
       { class: 'msg-actions', role: 'toolbar', 'aria-label': 'Message actions' },
       btn('reply', 'Reply', () => composer.reply(m)),
+      m.type === 'text' ? btn('smile', 'Add reaction', (e) => pickReaction(m, e.currentTarget), 'react') : null,
+      canPin() ? btn(isPinned ? 'pinOff' : 'pin', isPinned ? 'Unpin message' : 'Pin message', () => busy(null, () => (isPinned ? actions.unpinMessage(chatId, m.id) : actions.pinMessage(chatId, m.id)), { success: isPinned ? 'Unpinned' : 'Pinned' }), 'pin') : null,
       own && m.type === 'text' && m.content ? btn('edit', 'Edit', () => composer.edit(m)) : null,
       own && isGroup() ? btn('eye', 'Seen by', () => showReaders(m)) : null,
       m.content ? btn('copy', 'Copy text', () => navigator.clipboard?.writeText(m.content).then(() => toast('Copied'), () => toast('Cannot copy here', 'error'))) : null,
       canDelete ? btn('trash', 'Delete', () => removeMessage(m)) : null
     );
+  }
+
+  /** The emoji picker for a message; focus comes back to its "Add reaction" button (drawn again meanwhile, perhaps). */
+  function pickReaction(m, opener) {
+    const mine = new Set((store.findMessage(chatId, m.id)?.reactions || []).filter((r) => r.me).map((r) => r.emoji));
+    openEmojiPicker(opener, {
+      chosen: mine,
+      onPick: (emoji) => busy(null, () => actions.toggleReaction(chatId, m.id, emoji)),
+      onClose: () => {
+        const msg = items.querySelector(`.msg[data-id="${CSS.escape(m.id)}"]`);
+        if (!msg) return;
+        msg.focus({ preventScroll: true });
+        msg.querySelector('[data-focus-key="react"]')?.focus({ preventScroll: true });
+      },
+    });
   }
 
   async function removeMessage(m) {
@@ -279,13 +324,42 @@ export function mountChat(pane, chatId) {
     }
   }
 
-  function scrollToMessage(id) {
+  function scrollToMessage(id, behavior = 'smooth') {
     const el = items.querySelector(`[data-id="${CSS.escape(id)}"]`);
     if (!el) return toast('That message is further up: scroll to load it.');
-    el.scrollIntoView({ block: 'center', behavior: 'smooth' });
+    el.scrollIntoView({ block: 'center', behavior });
     el.classList.add('flash');
     el.focus({ preventScroll: true });
     setTimeout(() => el.classList.remove('flash'), 1600);
+  }
+
+  /** Show message `id` (seq `seq`): loaded around it first when it is not held (a pin, a mention). */
+  async function jumpTo(id, seq) {
+    await loaded?.catch(() => {});
+    if (destroyed.v) return;
+    render(); // what is held, drawn now (a render may be waiting for the next frame)
+    const find = () => items.querySelector(`[data-id="${CSS.escape(id)}"]`);
+    if (!find() && seq) {
+      try {
+        await actions.loadAround(chatId, seq);
+      } catch (e) {
+        return toast(e.message, 'error');
+      }
+      if (destroyed.v) return;
+      render();
+    }
+    if (!find()) return toast('That message is no longer in this chat.', 'error');
+    stickToBottom = false;
+    scrollToMessage(id, 'auto');
+    updateJump();
+  }
+
+  /** A jump asked for from elsewhere (the Mentions list), for this chat. */
+  function takeJump() {
+    const j = state.jump;
+    if (j?.chatId !== chatId) return;
+    state.jump = null;
+    jumpTo(j.id, j.seq);
   }
 
   const atBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 60;
@@ -393,14 +467,17 @@ export function mountChat(pane, chatId) {
     if (!all.length) return;
     const current = e.target.closest('.msg');
     let i = current ? all.indexOf(current) : all.length;
-    if (e.key === 'ArrowUp') i = Math.max(0, i - 1);
-    else if (e.key === 'ArrowDown') i = current ? Math.min(all.length - 1, i + 1) : all.length - 1;
+    // From a control between messages (a gap's button): the messages on either side of it.
+    const next = !current && items.contains(e.target) ? all.findIndex((el) => e.target.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING) : -1;
+    if (e.key === 'ArrowUp') i = Math.max(0, (next >= 0 ? next : i) - 1);
+    else if (e.key === 'ArrowDown') i = next >= 0 ? next : current ? Math.min(all.length - 1, i + 1) : all.length - 1;
     else i = e.key === 'Home' ? 0 : all.length - 1;
     e.preventDefault();
     all[i].focus();
     all[i].scrollIntoView({ block: 'nearest' });
   });
   // Esc: closes the info panel (focus goes back to what opened it); from the message list, back to the composer.
+  // The pinned list closes itself first.
   // The composer and the mention list take their own Esc first (leaving edit or reply mode, closing the list).
   layout.addEventListener('keydown', (e) => {
     if (e.key !== 'Escape' || e.defaultPrevented || document.querySelector('dialog[open]')) return;
@@ -460,6 +537,8 @@ export function mountChat(pane, chatId) {
     on('chats', () => (renderHeader(), updateJump())),
     on('users', () => (renderHeader(), render(), renderTyping())),
     on('typing', (id) => id === chatId && renderTyping()),
+    on(`pins:${chatId}`, () => ((pinned = store.pinnedIds(chatId)), render())),
+    on('jump', takeJump),
   ];
 
   async function load() {
@@ -468,7 +547,8 @@ export function mountChat(pane, chatId) {
     renderHeader();
     render();
     try {
-      await Promise.all([actions.loadInitial(chatId), actions.loadDetails(chatId)]);
+      loaded = Promise.all([actions.loadInitial(chatId), actions.loadDetails(chatId)]);
+      await loaded;
       if (!unreadFrom) {
         const s = chatSummary();
         if (s && s.unread_count > 0) unreadFrom = s.read_seq + 1;
@@ -486,6 +566,7 @@ export function mountChat(pane, chatId) {
   load();
   renderTyping();
   composer.focus();
+  takeJump();
 
   return {
     route(r) {
@@ -511,6 +592,7 @@ export function mountChat(pane, chatId) {
       destroyed.v = true;
       cancelAnimationFrame(frame);
       info?.destroy();
+      pins.destroy();
       composer.destroy();
       offs.forEach((off) => off());
       document.removeEventListener('visibilitychange', onVisible);

@@ -5,7 +5,7 @@ import { state, on, stable } from '../lib/store.js';
 import { h, replace } from '../lib/dom.js';
 import { icon } from '../lib/icons.js';
 import { chatTitle, nameOf, otherUser, presenceLine, fullTime } from '../lib/format.js';
-import { avatar, busy, confirm, field, select, showFormError, toast } from '../lib/ui.js';
+import { avatar, busy, confirm, field, photoControls, select, showFormError, toast } from '../lib/ui.js';
 import { go } from '../lib/router.js';
 import { openProfile } from './profile.js';
 import { pickPeopleDialog } from './newchat.js';
@@ -44,9 +44,12 @@ export function mountChatInfo(host, chatId) {
     const typing = document.activeElement?.matches('input:not([type=checkbox]), textarea') && body.contains(document.activeElement);
     if (sig === lastSig || typing) return;
     lastSig = sig;
-    const keep = document.activeElement && body.contains(document.activeElement) ? document.activeElement.getAttribute('name') : null;
+    const active = document.activeElement && body.contains(document.activeElement) ? document.activeElement : null;
+    const keep = active?.getAttribute('name');
+    const keepKey = active?.dataset.focusKey;
     replace(body, chat.type === 'direct' ? directInfo(chat) : groupInfo(chat), mySettings(chat), dangerZone(chat));
     if (keep) body.querySelector(`[name="${keep}"]`)?.focus();
+    else if (keepKey) (body.querySelector(`[data-focus-key="${keepKey}"]`) || body.querySelector('[data-focus-key="photo-change"]'))?.focus();
   }
 
   function directInfo(chat) {
@@ -68,7 +71,15 @@ export function mountChatInfo(host, chatId) {
     const canEdit = allows(chat.settings.edit_info, role);
     const isAdmin = role === 'admin' || role === 'owner';
     const parts = [
-      h('section', { class: 'info-card center' }, avatar({ id: chat.id }, { size: 72, group: true, label: chatTitle(chat) }), h('h3', {}, chatTitle(chat)), chat.description ? h('p', { class: 'bio' }, chat.description) : null, h('p', { class: 'muted small' }, `Created ${fullTime(chat.created_at)}`)),
+      h(
+        'section',
+        { class: 'info-card center' },
+        avatar(chat, { size: 72, group: true, label: chatTitle(chat) }),
+        h('h3', {}, chatTitle(chat)),
+        chat.description ? h('p', { class: 'bio' }, chat.description) : null,
+        h('p', { class: 'muted small' }, `Created ${fullTime(chat.created_at)}`),
+        canEdit ? photoControls({ has: !!chat.avatar_url, label: 'group photo', set: (file) => actions.setChatAvatar(chatId, file), remove: () => actions.removeChatAvatar(chatId) }) : null
+      ),
     ];
     if (canEdit) {
       const f = h(
@@ -94,7 +105,18 @@ export function mountChatInfo(host, chatId) {
     if (isAdmin) {
       const policy = (name, label) =>
         field(label, select(name, [['everyone', 'Everyone'], ['admins', 'Admins only']], chat.settings[name], { onchange: (e) => busy(e.target, () => actions.updateChat(chatId, { settings: { [name]: e.target.value } }), { success: 'Saved' }) }));
-      parts.push(h('section', { class: 'info-section' }, h('h3', {}, 'Group rules'), policy('post', 'Who can post'), policy('add_members', 'Who can add members'), policy('edit_info', 'Who can edit name and description')));
+      parts.push(
+        h(
+          'section',
+          { class: 'info-section' },
+          h('h3', {}, 'Group rules'),
+          policy('post', 'Who can post'),
+          policy('add_members', 'Who can add members'),
+          policy('edit_info', 'Who can edit name, description and photo'),
+          policy('pin', 'Who can pin messages'),
+          policy('mention_all', 'Who can mention @all and @here')
+        )
+      );
     }
     parts.push(members(chat));
     return parts;

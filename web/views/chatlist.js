@@ -20,7 +20,7 @@ export function mountChatList(side) {
   let results = null; // search results, or null when not searching
   let showArchived = false;
 
-  const sig = (c) => stable([c, chatTitle(c), otherUser(c)?.status, active === c.id, messagePreview(c.last_message, c), typingIn(c.id).length > 0]);
+  const sig = (c) => stable([c, chatTitle(c), otherUser(c)?.status, otherUser(c)?.avatar_url, active === c.id, messagePreview(c.last_message, c), typingIn(c.id).length > 0]);
 
   function render() {
     const source = results ?? state.chats;
@@ -53,7 +53,7 @@ export function mountChatList(side) {
       h(
         'a',
         { href: `#/chat/${c.id}`, class: `chat-row${active === c.id ? ' active' : ''}${c.unread_count ? ' unread' : ''}`, 'aria-current': active === c.id ? 'page' : null, 'aria-label': label, dataset: { chatId: c.id } },
-        c.type === 'direct' ? avatar(other, { size: 44, presence: true }) : avatar({ id: c.id }, { size: 44, label: title, group: true }),
+        c.type === 'direct' ? avatar(other, { size: 44, presence: true }) : avatar(c, { size: 44, label: title, group: true }),
         h(
           'span',
           { class: 'chat-row-main' },

@@ -13,6 +13,11 @@ import { mountTray } from './attachments.js';
 
 const drafts = new Map(); // chat id → unsent text, kept while the app runs
 const MAX = 4000;
+/** The group-wide mentions, offered after the members. */
+const EVERYONE = [
+  { id: 'all', username: 'all', special: 'Everyone in the group' },
+  { id: 'here', username: 'here', special: 'Everyone online now' },
+];
 
 export function mountComposer(host, chatId, { onSent }) {
   const hintId = `composer-hint-${chatId}`;
@@ -167,7 +172,8 @@ export function mountComposer(host, chatId, { onSent }) {
     addFiles(files);
   });
 
-  // @mentions: suggest members of the chat whose name starts with what follows the @.
+  // @mentions: in groups, suggest members whose name starts with what follows the @, and @all /
+  // @here where the group lets me use them.
   function mentionQuery() {
     const before = textarea.value.slice(0, textarea.selectionStart);
     const m = before.match(/(?:^|\s)@([\w.-]{0,32})$/);
@@ -181,14 +187,19 @@ export function mountComposer(host, chatId, { onSent }) {
     }
     grow();
     const q = mentionQuery();
-    const members = state.details.get(chatId)?.members || [];
-    suggestions =
-      q === null || members.length < 3
-        ? []
-        : members
-            .map((m) => m.user)
-            .filter((u) => u.id !== state.me.id && !u.is_deleted && (u.username.startsWith(q) || nameOf(u).toLowerCase().startsWith(q)))
-            .slice(0, 6);
+    const chat = state.details.get(chatId);
+    const members = chat?.members || [];
+    if (q === null || chat?.type !== 'group') suggestions = [];
+    else {
+      const people = members
+        .map((m) => m.user)
+        .filter((u) => u.id !== state.me.id && !u.is_deleted && (u.username.startsWith(q) || nameOf(u).toLowerCase().startsWith(q)))
+        .slice(0, 6);
+      const role = chat.me?.role;
+      const mayAll = (chat.settings?.mention_all || 'everyone') === 'everyone' || role === 'admin' || role === 'owner';
+      const everyone = mayAll ? EVERYONE.filter((x) => x.username.startsWith(q)) : [];
+      suggestions = [...people, ...everyone];
+    }
     selected = 0;
     renderSuggest();
   }
@@ -201,14 +212,14 @@ export function mountComposer(host, chatId, { onSent }) {
       suggestions.map((u, i) =>
         h(
           'li',
-          { role: 'option', id: `mention-${u.id}`, 'aria-selected': String(i === selected), class: i === selected ? 'selected' : '', onmousedown: (e) => (e.preventDefault(), pick(u)) },
-          avatar(u, { size: 24 }),
-          h('span', {}, nameOf(u)),
+          { role: 'option', id: `mention-${chatId}-${u.id}`, 'aria-selected': String(i === selected), class: i === selected ? 'selected' : '', onmousedown: (e) => (e.preventDefault(), pick(u)) },
+          avatar(u, { size: 24, group: !!u.special, label: u.special }),
+          h('span', {}, u.special || nameOf(u)),
           h('small', { class: 'muted' }, `@${u.username}`)
         )
       )
     );
-    if (suggestions.length) textarea.setAttribute('aria-activedescendant', `mention-${suggestions[selected].id}`);
+    if (suggestions.length) textarea.setAttribute('aria-activedescendant', `mention-${chatId}-${suggestions[selected].id}`);
     else textarea.removeAttribute('aria-activedescendant');
   }
 

@@ -6,7 +6,7 @@ import { state, on } from '../lib/store.js';
 import { h, replace } from '../lib/dom.js';
 import { icon } from '../lib/icons.js';
 import { ago, fullTime, nameOf } from '../lib/format.js';
-import { avatar, busy, confirm, field, prompt, select, showFormError, setTitle, toast } from '../lib/ui.js';
+import { avatar, busy, confirm, field, photoControls, prompt, select, showFormError, setTitle, toast } from '../lib/ui.js';
 import { statusForm } from './profile.js';
 import * as notify from '../lib/notify.js';
 
@@ -45,7 +45,23 @@ export function mountSettings(pane) {
     const me = state.me;
     replace(
       body,
-      h('div', { class: 'me-card' }, avatar(me, { size: 64 }), h('div', {}, h('h2', {}, nameOf(me)), h('p', { class: 'muted' }, `@${me.username} · ${me.email}`), me.is_admin ? h('span', { class: 'role role-admin' }, 'server admin') : null)),
+      h(
+        'div',
+        { class: 'me-card' },
+        avatar(me, { size: 64 }),
+        h(
+          'div',
+          { class: 'me-card-text' },
+          h('h2', {}, nameOf(me)),
+          h('p', { class: 'muted' }, `@${me.username} · ${me.email}`),
+          me.is_admin ? h('span', { class: 'role role-admin' }, 'server admin') : null,
+          photoControls({
+            has: !!me.avatar_url,
+            set: (file) => actions.setMyAvatar(file),
+            remove: () => actions.removeMyAvatar(),
+          })
+        )
+      ),
       section('Status', statusForm()),
       section('Profile', profileForm(me)),
       section('Privacy', privacyForm(me)),
@@ -211,7 +227,14 @@ export function mountSettings(pane) {
   }
 
   const typing = () => body.contains(document.activeElement) && document.activeElement.matches('input:not([type=checkbox]):not([type=radio]), textarea');
-  const offs = [on('me', () => !typing() && render())];
+  // Focus on a photo button survives the redraw that a new photo brings.
+  const redraw = () => {
+    if (typing()) return;
+    const key = body.contains(document.activeElement) ? document.activeElement.dataset.focusKey : null;
+    render();
+    if (key) (body.querySelector(`[data-focus-key="${key}"]`) || body.querySelector('[data-focus-key="photo-change"]'))?.focus();
+  };
+  const offs = [on('me', redraw), on('sessions', () => loadSessions())];
   render();
   return { destroy: () => offs.forEach((off) => off()) };
 }

@@ -11,6 +11,7 @@ import { mountChatList } from './chatlist.js';
 import { mountChat } from './chat.js';
 import { mountPeople } from './people.js';
 import { mountSettings } from './settings.js';
+import { mountMentions } from './mentions.js';
 import { newDirectDialog, newGroupDialog } from './newchat.js';
 import { statusDialog } from './profile.js';
 
@@ -18,6 +19,8 @@ export function mountShell(root) {
   const meButton = h('button', { type: 'button', class: 'me-button', 'aria-label': 'Your status' });
   const requestsBadge = h('span', { class: 'badge', 'aria-hidden': 'true', hidden: true }); // the link's label says it in words
   const peopleLink = h('a', { href: '#/people', class: 'icon-btn', 'aria-label': 'People', title: 'People and friend requests' }, icon('users'), requestsBadge);
+  const mentionsBadge = h('span', { class: 'badge mention-total', 'aria-hidden': 'true', hidden: true });
+  const mentionsLink = h('a', { href: '#/mentions', class: 'icon-btn', 'aria-label': 'Mentions', title: 'Mentions of you' }, icon('at'), mentionsBadge);
   const offlineBanner = h(
     'div',
     { class: 'banner', role: 'status', hidden: true },
@@ -37,6 +40,7 @@ export function mountShell(root) {
         { class: 'side-actions' },
         h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'New chat', title: 'New chat', onclick: newDirectDialog }, icon('chat')),
         h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'New group', title: 'New group', onclick: newGroupDialog }, icon('plus')),
+        mentionsLink,
         peopleLink,
         h('a', { href: '#/settings', class: 'icon-btn', 'aria-label': 'Settings', title: 'Settings' }, icon('settings'))
       )
@@ -71,6 +75,11 @@ export function mountShell(root) {
   const renderTitle = () => {
     const unread = state.chats.reduce((n, c) => n + (c.muted_until ? 0 : c.unread_count), 0);
     setUnreadTitle(unread);
+    // Unread mentions across the chats.
+    const mentions = state.chats.reduce((n, c) => n + (c.mention_count || 0), 0);
+    mentionsBadge.hidden = !mentions;
+    mentionsBadge.textContent = mentions > 99 ? '99+' : String(mentions);
+    mentionsLink.setAttribute('aria-label', mentions ? `Mentions, ${mentions} unread` : 'Mentions');
   };
   const offs = [
     on('me', renderMe),
@@ -97,6 +106,7 @@ export function mountShell(root) {
         view = mountChat(pane, r.parts[1]);
       } else if (r.name === 'people') view = mountPeople(pane);
       else if (r.name === 'settings') view = mountSettings(pane);
+      else if (r.name === 'mentions') view = mountMentions(pane);
       else {
         setTitle('');
         replace(pane, h('div', { class: 'welcome' }, h('img', { src: '/favicon.svg', alt: '', width: 64, height: 64 }), h('h1', {}, 'Block Chat'), h('p', {}, 'Pick a chat on the left, or start a new one.'), h('div', { class: 'row' }, h('button', { type: 'button', class: 'btn primary', onclick: newDirectDialog }, 'New chat'), h('button', { type: 'button', class: 'btn', onclick: newGroupDialog }, 'New group'))));
