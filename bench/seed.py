@@ -3,6 +3,9 @@ one user. SQLite through the standard library; PostgreSQL through psql.
 
   python3 bench/seed.py DATABASE_URL messages CHAT_ID OWNER_ID N [SENDER_ID]
   python3 bench/seed.py DATABASE_URL chats USER_ID M [SENDER_ID]
+  python3 bench/seed.py DATABASE_URL search USER_ID N [CHATS]
+      N searchable messages of Zipf-distributed pseudo-words (plus "needle" words at
+      known rates) in CHATS (default 100) groups of USER_ID, spread over a year.
 """
 import subprocess, sys, uuid, datetime
 
@@ -35,6 +38,37 @@ if what == "messages":
         (CHAT, [(chat_id, "group", "history", "history", n, n, now, owner, now, now)]),
         (MEMBER, [(chat_id, owner, "owner", now)]),
         (MESSAGE, [(str(uuid.uuid4()), chat_id, seq, seq, sender, "text", f"message {seq}", f"<p>message {seq}</p>", now) for seq in range(1, n + 1)]),
+    ])
+elif what == "search":
+    import random
+    user, n = sys.argv[3], int(sys.argv[4])
+    m = int(sys.argv[5]) if len(sys.argv) > 5 else 100
+    random.seed(7)
+    letters = "abcdefghijklmnoprstuvwy"
+    vocab = ["".join(random.choice(letters) for _ in range(random.randint(3, 9))) for _ in range(20000)]
+    weights = [1 / (rank + 1) for rank in range(len(vocab))]
+    chats = [str(uuid.uuid4()) for _ in range(m)]
+    start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=365)
+    per_chat = [0] * m
+    messages, search = [], []
+    for i in range(n):
+        words = random.choices(vocab, weights, k=random.randint(5, 15))
+        if i % 1000 == 0:
+            words.append("needle")      # 1 in 1,000
+        if i % 100_000 == 0:
+            words.append("haystackgem")  # 1 in 100,000
+        text = " ".join(words)
+        c = i % m
+        per_chat[c] += 1
+        at = (start + datetime.timedelta(seconds=i * 31_536_000 // n)).isoformat()
+        mid = str(uuid.uuid4())
+        messages.append((mid, chats[c], per_chat[c], per_chat[c], user, "text", text, f"<p>{text}</p>", at))
+        search.append((mid, chats[c], user, at, "false" if not url.startswith("sqlite") else 0, "false" if not url.startswith("sqlite") else 0, text))
+    run([
+        (CHAT, [(c, "group", f"chat {i}", f"chat {i}", per_chat[i], per_chat[i], now, user, now, now) for i, c in enumerate(chats)]),
+        (MEMBER, [(c, user, "owner", now) for c in chats]),
+        (MESSAGE, messages),
+        ("INSERT INTO message_search (message_id, chat_id, sender_id, created_at, has_file, has_link, text) VALUES (%s, %s, %s, %s, %s, %s, %s)", search),
     ])
 elif what == "chats":
     user, m = sys.argv[3], int(sys.argv[4])

@@ -10,7 +10,7 @@ use crate::auth::AuthUser;
 use crate::domain::search_fold;
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
-use crate::store::{SearchEntry, SearchQuery};
+use crate::store::{SearchEntry, SearchHit, SearchKey, SearchQuery, Tier};
 
 const QUERY_MAX: usize = 200;
 const TERMS_MAX: usize = 10;
@@ -118,13 +118,10 @@ pub async fn search(
             &limit.to_string(),
         ));
     }
-    let offset = match &params.cursor {
-        None => 0,
-        Some(c) => c
-            .parse::<i64>()
-            .ok()
-            .filter(|o| (0..=10_000).contains(o))
-            .ok_or_else(|| invalid("cursor", "is not one we gave", c))?,
+    let bad_cursor = |c: &str| invalid("cursor", "is not one we gave", c);
+    let (mut tier, mut after_key) = match &params.cursor {
+        None => (Tier::Words, None),
+        Some(c) => parse_cursor(c).ok_or_else(|| bad_cursor(c))?,
     };
     let (has_file, has_link) = match params.has.as_deref() {
         None => (false, false),
@@ -141,12 +138,47 @@ pub async fn search(
         after: params.after,
         has_file,
         has_link,
-        limit: limit + 1,
-        offset,
     };
-    let mut hits = state.db.search_messages(&viewer.user_id, &query).await?;
-    let more = hits.len() as i64 > limit;
-    hits.truncate(limit as usize);
+    // Whole-word matches first, then parts of words; a page may span both.
+    let mut hits = Vec::new();
+    let mut next_cursor = None;
+    loop {
+        let wanted = limit - hits.len() as i64;
+        let mut page = state
+            .db
+            .search_messages(
+                &viewer.user_id,
+                &query,
+                tier,
+                after_key.as_ref(),
+                wanted + 1,
+            )
+            .await?;
+        if page.len() as i64 > wanted {
+            page.truncate(wanted as usize);
+            let last = page.last().map(key_of);
+            next_cursor = last.map(|k| cursor(tier, &k));
+            hits.extend(page);
+            break;
+        }
+        hits.extend(page);
+        match tier {
+            Tier::Words => {
+                tier = Tier::Parts;
+                after_key = None;
+                if hits.len() as i64 == limit {
+                    // A full page of whole words: is there anything after it?
+                    let peek = state
+                        .db
+                        .search_messages(&viewer.user_id, &query, Tier::Parts, None, 1)
+                        .await?;
+                    next_cursor = (!peek.is_empty()).then(|| "p".into());
+                    break;
+                }
+            }
+            Tier::Parts => break,
+        }
+    }
     let rows: Vec<_> = hits.into_iter().map(|h| h.message).collect();
     let snippets: Vec<String> = rows.iter().map(|r| snippet(&r.content, &terms)).collect();
     let views = views_of(state, viewer, rows).await?;
@@ -167,8 +199,48 @@ pub async fn search(
     }
     Ok(SearchPage {
         results,
-        next_cursor: more.then(|| (offset + limit).to_string()),
+        next_cursor,
     })
+}
+
+fn key_of(hit: &SearchHit) -> SearchKey {
+    SearchKey {
+        rowid: hit.key_rowid,
+        created_at: hit.message.created_at,
+        message_id: hit.message.id.clone(),
+    }
+}
+
+/// `w` or `p` (the tier), then where the last page ended: `w.<rowid>.<µs>.<id>`.
+fn cursor(tier: Tier, key: &SearchKey) -> String {
+    let t = if tier == Tier::Words { "w" } else { "p" };
+    format!(
+        "{t}.{}.{}.{}",
+        key.rowid,
+        key.created_at.timestamp_micros(),
+        key.message_id
+    )
+}
+
+fn parse_cursor(text: &str) -> Option<(Tier, Option<SearchKey>)> {
+    let mut parts = text.splitn(4, '.');
+    let tier = match parts.next()? {
+        "w" => Tier::Words,
+        "p" => Tier::Parts,
+        _ => return None,
+    };
+    let Some(rowid) = parts.next() else {
+        return Some((tier, None));
+    };
+    let key = SearchKey {
+        rowid: rowid.parse().ok()?,
+        created_at: DateTime::from_timestamp_micros(parts.next()?.parse().ok()?)?,
+        message_id: parts
+            .next()
+            .filter(|id| crate::domain::is_id(id))?
+            .to_string(),
+    };
+    Some((tier, Some(key)))
 }
 
 /// Up to about 160 characters of `content` around its first match, HTML-escaped,

@@ -21,7 +21,7 @@ pub use contacts::{FriendRequestRow, Relation, Since};
 pub use files::FileRow;
 pub use messages::{MessageRow, Page};
 pub use reactions::{PinRow, ReactionCount};
-pub use search::{SearchEntry, SearchHit, SearchQuery};
+pub use search::{SearchEntry, SearchHit, SearchKey, SearchQuery, Tier};
 pub use users::UserRow;
 pub use writer::{Appended, ForwardRow, NewMessage, Writer};
 

@@ -29,16 +29,31 @@ pub struct SearchQuery {
     pub after: Option<DateTime<Utc>>,
     pub has_file: bool,
     pub has_link: bool,
-    pub limit: i64,
-    pub offset: i64,
+}
+
+/// Results come in two tiers: messages where every term is a whole word (or
+/// phrase), then those where some term is only part of a word. Each is newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    Words,
+    Parts,
+}
+
+/// Where a page ended, to start the next one after it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchKey {
+    /// SQLite: the row's place in message_search (rows go in as messages do).
+    pub rowid: i64,
+    /// PostgreSQL: its time and id.
+    pub created_at: DateTime<Utc>,
+    pub message_id: String,
 }
 
 #[derive(sqlx::FromRow)]
 pub struct SearchHit {
     #[sqlx(flatten)]
     pub message: MessageRow,
-    /// Matched as whole words, not only as parts of words: ranks first.
-    pub word_hit: bool,
+    pub key_rowid: i64,
 }
 
 /// `%term%` for LIKE, with LIKE's own characters escaped.
@@ -85,9 +100,15 @@ macro_rules! push_parts {
 }
 
 impl Db {
-    /// Messages of chats `user_id` is a member of that match, best first: whole-word
-    /// matches, then parts of words; newest first within each.
-    pub async fn search_messages(&self, user_id: &str, q: &SearchQuery) -> Result<Vec<SearchHit>> {
+    /// One tier of matches in the chats `user_id` is in, newest first, after `key`.
+    pub async fn search_messages(
+        &self,
+        user_id: &str,
+        q: &SearchQuery,
+        tier: Tier,
+        after_key: Option<&SearchKey>,
+        limit: i64,
+    ) -> Result<Vec<SearchHit>> {
         let postgres = matches!(self.read, Pool::Postgres(_));
         // Whole words: only terms with a letter or digit make an FTS5 phrase.
         let words: Vec<String> = q
@@ -96,85 +117,155 @@ impl Db {
             .filter(|t| t.chars().any(char::is_alphanumeric))
             .map(|t| fts_string(t))
             .collect();
-        let mut parts: Vec<Part> = Vec::new();
-        parts.push(Part::Sql(format!("SELECT {}, ", message_columns!("m."))));
-        if postgres {
-            parts.push(Part::Sql(
-                "(to_tsvector('simple', ms.text) @@ plainto_tsquery('simple', ".into(),
-            ));
-            parts.push(Part::Bind(q.terms.join(" ")));
-            parts.push(Part::Sql(")) AS word_hit ".into()));
-        } else if words.is_empty() {
-            parts.push(Part::Sql("0 AS word_hit ".into()));
-        } else {
-            parts.push(Part::Sql(
-                "(ms.rowid IN (SELECT rowid FROM message_search_words WHERE message_search_words MATCH ".into(),
-            ));
-            parts.push(Part::Bind(words.join(" AND ")));
-            parts.push(Part::Sql(")) AS word_hit ".into()));
-        }
-        parts.push(Part::Sql(
-            "FROM message_search ms \
-             JOIN chat_members cm ON cm.chat_id = ms.chat_id AND cm.user_id = "
-                .into(),
-        ));
-        parts.push(Part::Bind(user_id.to_string()));
-        parts.push(Part::Sql(
-            " JOIN messages m ON m.id = ms.message_id AND m.deleted_at IS NULL WHERE 1 = 1".into(),
-        ));
-        // SQLite: the trigram index narrows to rows holding every term of 3+
-        // characters; PostgreSQL's pg_trgm index serves the LIKEs below directly.
         let long: Vec<String> = q
             .terms
             .iter()
             .filter(|t| t.chars().count() >= 3)
             .map(|t| fts_string(t))
             .collect();
-        if !postgres && !long.is_empty() {
-            parts.push(Part::Sql(
-                " AND ms.rowid IN (SELECT rowid FROM message_search_trigrams WHERE message_search_trigrams MATCH ".into(),
-            ));
-            parts.push(Part::Bind(long.join(" AND ")));
-            parts.push(Part::Sql(")".into()));
+        if tier == Tier::Words && words.len() < q.terms.len() {
+            return Ok(Vec::new()); // some term has no word in it: only parts can match
+        }
+        let mut parts: Vec<Part> = Vec::new();
+        let sql = |parts: &mut Vec<Part>, text: &str| parts.push(Part::Sql(text.to_string()));
+        if postgres {
+            sql(
+                &mut parts,
+                concat!(
+                    "SELECT ",
+                    message_columns!("m."),
+                    ", CAST(0 AS BIGINT) AS key_rowid FROM message_search ms"
+                ),
+            );
+        } else {
+            sql(
+                &mut parts,
+                concat!(
+                    "SELECT ",
+                    message_columns!("m."),
+                    ", ms.rowid AS key_rowid FROM message_search ms"
+                ),
+            );
+        }
+        sql(
+            &mut parts,
+            " JOIN chat_members cm ON cm.chat_id = ms.chat_id AND cm.user_id = ",
+        );
+        parts.push(Part::Bind(user_id.to_string()));
+        sql(
+            &mut parts,
+            " JOIN messages m ON m.id = ms.message_id AND m.deleted_at IS NULL WHERE 1 = 1",
+        );
+        match (postgres, tier) {
+            (true, _) => {
+                sql(
+                    &mut parts,
+                    if tier == Tier::Words {
+                        " AND "
+                    } else {
+                        " AND NOT "
+                    },
+                );
+                sql(
+                    &mut parts,
+                    "(to_tsvector('simple', ms.text) @@ (phraseto_tsquery('simple', ",
+                );
+                // Each term a phrase of its own, all of them required.
+                let mut first = true;
+                for term in &q.terms {
+                    if !first {
+                        sql(&mut parts, ") && phraseto_tsquery('simple', ");
+                    }
+                    first = false;
+                    parts.push(Part::Bind(term.clone()));
+                }
+                sql(&mut parts, ")))");
+            }
+            (false, Tier::Words) => {
+                sql(
+                    &mut parts,
+                    " AND ms.rowid IN (SELECT rowid FROM message_search_words WHERE message_search_words MATCH ",
+                );
+                parts.push(Part::Bind(words.join(" AND ")));
+                sql(&mut parts, ")");
+            }
+            (false, Tier::Parts) => {
+                // The trigram index narrows to rows holding every term of 3+ characters.
+                if !long.is_empty() {
+                    sql(
+                        &mut parts,
+                        " AND ms.rowid IN (SELECT rowid FROM message_search_trigrams WHERE message_search_trigrams MATCH ",
+                    );
+                    parts.push(Part::Bind(long.join(" AND ")));
+                    sql(&mut parts, ")");
+                }
+                if words.len() == q.terms.len() {
+                    sql(
+                        &mut parts,
+                        " AND ms.rowid NOT IN (SELECT rowid FROM message_search_words WHERE message_search_words MATCH ",
+                    );
+                    parts.push(Part::Bind(words.join(" AND ")));
+                    sql(&mut parts, ")");
+                }
+            }
         }
         for term in &q.terms {
-            parts.push(Part::Sql(" AND ms.text LIKE ".into()));
+            sql(&mut parts, " AND ms.text LIKE ");
             parts.push(Part::Bind(contains(term)));
-            parts.push(Part::Sql(" ESCAPE '\\'".into()));
+            sql(&mut parts, " ESCAPE '\\'");
         }
         for term in &q.excluded {
-            parts.push(Part::Sql(" AND ms.text NOT LIKE ".into()));
+            sql(&mut parts, " AND ms.text NOT LIKE ");
             parts.push(Part::Bind(contains(term)));
-            parts.push(Part::Sql(" ESCAPE '\\'".into()));
+            sql(&mut parts, " ESCAPE '\\'");
         }
         if let Some(chat_id) = &q.chat_id {
-            parts.push(Part::Sql(" AND ms.chat_id = ".into()));
+            sql(&mut parts, " AND ms.chat_id = ");
             parts.push(Part::Bind(chat_id.clone()));
         }
         if let Some(sender_id) = &q.sender_id {
-            parts.push(Part::Sql(" AND ms.sender_id = ".into()));
+            sql(&mut parts, " AND ms.sender_id = ");
             parts.push(Part::Bind(sender_id.clone()));
         }
         if let Some(before) = q.before {
-            parts.push(Part::Sql(" AND ms.created_at < ".into()));
+            sql(&mut parts, " AND ms.created_at < ");
             parts.push(Part::Time(before));
         }
         if let Some(after) = q.after {
-            parts.push(Part::Sql(" AND ms.created_at > ".into()));
+            sql(&mut parts, " AND ms.created_at > ");
             parts.push(Part::Time(after));
         }
         if q.has_file {
-            parts.push(Part::Sql(" AND ms.has_file".into()));
+            sql(&mut parts, " AND ms.has_file");
         }
         if q.has_link {
-            parts.push(Part::Sql(" AND ms.has_link".into()));
+            sql(&mut parts, " AND ms.has_link");
         }
-        parts.push(Part::Sql(
-            " ORDER BY word_hit DESC, ms.created_at DESC, ms.message_id DESC LIMIT ".into(),
-        ));
-        parts.push(Part::Int(q.limit));
-        parts.push(Part::Sql(" OFFSET ".into()));
-        parts.push(Part::Int(q.offset));
+        match (postgres, after_key) {
+            (true, Some(key)) => {
+                sql(&mut parts, " AND (ms.created_at < ");
+                parts.push(Part::Time(key.created_at));
+                sql(&mut parts, " OR (ms.created_at = ");
+                parts.push(Part::Time(key.created_at));
+                sql(&mut parts, " AND ms.message_id < ");
+                parts.push(Part::Bind(key.message_id.clone()));
+                sql(&mut parts, "))");
+            }
+            (false, Some(key)) => {
+                sql(&mut parts, " AND ms.rowid < ");
+                parts.push(Part::Int(key.rowid));
+            }
+            (_, None) => {}
+        }
+        if postgres {
+            sql(
+                &mut parts,
+                " ORDER BY ms.created_at DESC, ms.message_id DESC LIMIT ",
+            );
+        } else {
+            sql(&mut parts, " ORDER BY ms.rowid DESC LIMIT ");
+        }
+        parts.push(Part::Int(limit));
         Ok(match &self.read {
             Pool::Sqlite(pool) => {
                 let mut b: QueryBuilder<sqlx::Sqlite> = QueryBuilder::new("");
