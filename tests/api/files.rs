@@ -116,6 +116,31 @@ fn some_bytes(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 31 % 251) as u8).collect()
 }
 
+/// A valid 1×1 PNG whose header says 100,000 × 100,000 (its CRC fixed up to match).
+fn bomb() -> Vec<u8> {
+    let mut bytes = png(1, 1);
+    bytes[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+    bytes[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+    let crc = crc32(&bytes[12..29]);
+    bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+    bytes
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for byte in data {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
 fn png(width: u32, height: u32) -> Vec<u8> {
     let image = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 99]));
     let mut out = Vec::new();
@@ -368,6 +393,10 @@ async fn images_get_a_thumbnail_and_a_pixel_limit(setup: Setup) {
     assert_eq!((small.width(), small.height()), (320, 240));
     // Too many pixels: refused from the header, before decoding.
     let (status, body) = upload(&app, &alice, "huge.png", png(1200, 1000)).await;
+    assert_eq!(status, 422, "{body}");
+    // A real bomb: a few hundred bytes that claim 100,000 × 100,000 pixels (40 GB
+    // decoded) are refused from the header, in no time and no memory.
+    let (status, body) = upload(&app, &alice, "bomb.png", bomb()).await;
     assert_eq!(status, 422, "{body}");
     // Not an image: no thumbnail.
     let (_, doc) = upload(&app, &alice, "a.txt", b"hi".to_vec()).await;
