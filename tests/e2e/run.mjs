@@ -4,7 +4,8 @@
 // comes by resume after the reconnect, no polling while the socket is up, and nothing twice.
 // Files: an image with a thumbnail and a lightbox, a download link, uploads the server refuses.
 // Reactions (picker and chips, live), pins (a jump to a message that is not loaded), mentions
-// (highlight and the Mentions list) and avatars (a photo others see after `user.updated`).
+// (highlight and the Mentions list), avatars (a photo others see after `user.updated`) and message
+// search (accents, CJK, filters, pages; a result opens its chat on the message).
 // Any console error, page error or CSP violation in a page fails the run.
 //
 //   node tests/e2e/run.mjs          (BLOCKCHAT_BIN overrides the server binary)
@@ -523,7 +524,8 @@ async function main() {
     await B.getByRole('link', { name: /People/ }).click();
     await B.locator('section.chat').waitFor({ state: 'detached' });
     const box = A.getByLabel('Message', { exact: true });
-    for (const text of ['First of two', 'Second of two']) {
+    // The second is found again later by a search for “cafe” (case and accents ignored).
+    for (const text of ['First of two', 'Second of two: the Café meeting is at ten']) {
       await box.fill(text);
       await box.press('Enter');
       await A.locator('.msg.own', { hasText: text }).locator('[data-receipt="sent"]').waitFor();
@@ -1028,6 +1030,99 @@ async function main() {
     const msg = A.locator('.msg.theirs.mentioned', { hasText: 'bring the chairs' });
     await msg.locator('.mention.self', { hasText: '@alice' }).waitFor();
     await A.waitForFunction(() => document.activeElement?.matches('.msg.mentioned'));
+  });
+
+  await step('search: case and accents ignored, CJK parts of words, filters, No results, more pages; a result opens its chat on the message', async () => {
+    // A message in Japanese in the group (no spaces: found by a part of a word).
+    await box(A).fill('東京タワーに行く');
+    await box(A).press('Enter');
+    await A.locator('.msg.own', { hasText: '東京タワーに行く' }).locator('[data-receipt]').waitFor();
+    // Ctrl+K opens the search from the composer; the chat it came from is offered as a filter, not applied.
+    await box(A).press('Control+k');
+    const field = A.getByRole('searchbox', { name: 'Search messages' });
+    await field.waitFor();
+    if (!(await field.evaluate((el) => el === document.activeElement))) throw new Error('the search field did not take focus');
+    const onlyGroup = A.getByRole('checkbox', { name: 'Only in Weekend plans' });
+    if (await onlyGroup.isChecked()) throw new Error('the chat filter is on without being asked for');
+    const status = A.locator('.search-status');
+    const rows = A.locator('.search-results a.result-row');
+    const markOf = (row) => row.locator('.snippet mark').allTextContents();
+
+    // “cafe” finds “Café” (an early message in the direct chat, hundreds of messages up), marked.
+    await field.pressSequentially('cafe', { delay: 30 });
+    const hit = rows.filter({ hasText: 'meeting is at ten' });
+    await hit.waitFor();
+    await status.filter({ hasText: /^1 result$/ }).waitFor();
+    if (JSON.stringify(await markOf(hit)) !== '["Café"]') throw new Error(`marked in the snippet: ${await markOf(hit)}`);
+    if ((await hit.locator('.result-chat').textContent()) !== 'Bob Builder') throw new Error('a direct chat’s result is not named after the other person');
+    if (!/^You: /.test(await hit.locator('.result-text').textContent())) throw new Error('the result does not say who wrote it');
+    if (!/^You to Bob Builder, .+: Second of two: the Café meeting is at ten$/.test(await hit.getAttribute('aria-label'))) throw new Error(`result name: ${await hit.getAttribute('aria-label')}`);
+    await a11yAudit(A, 'message search');
+    // Down from the field reaches the result; Enter opens the chat on that message, focused and in view.
+    await field.press('ArrowDown');
+    if (!(await hit.evaluate((el) => el === document.activeElement))) throw new Error('Down from the search field did not reach the first result');
+    await A.keyboard.press('Enter');
+    await A.locator('.chat-title', { hasText: 'Bob Builder' }).waitFor();
+    await A.waitForFunction(() => document.activeElement?.matches('.msg') && document.activeElement.textContent.includes('Café meeting'));
+    const [shown, list] = await Promise.all([A.locator('.msg', { hasText: 'Café meeting' }).boundingBox(), A.locator('.messages').boundingBox()]);
+    if (!(shown.y >= list.y && shown.y + shown.height <= list.y + list.height)) throw new Error('the chosen message is not in view');
+    // Back: the same results again (not fetched), focus on the one chosen.
+    const asked = alice.requests.filter((u) => u.includes('/search/messages')).length;
+    await A.goBack();
+    await A.waitForFunction(() => document.activeElement?.matches('a.result-row') && document.activeElement.textContent.includes('Café'));
+    if (alice.requests.filter((u) => u.includes('/search/messages')).length !== asked) throw new Error('coming back fetched the results again');
+    await A.mouse.move(0, 0);
+    await A.locator('.toast').first().waitFor({ state: 'detached' }); // one from an earlier step, out of the picture
+    await shot(A, '19-search.png');
+
+    // Esc from a result goes back to the field. The same message found by other words marks those.
+    await A.keyboard.press('Escape');
+    if (!(await field.evaluate((el) => el === document.activeElement))) throw new Error('Esc in the results did not go back to the field');
+    await field.fill('ten MEETING');
+    await A.waitForFunction(() => [...document.querySelectorAll('.search-results .snippet mark')].map((m) => m.textContent).join() === 'meeting,ten');
+    // A part of a word in Japanese, marked.
+    await field.fill('タワー');
+    const tower = rows.filter({ hasText: '東京' });
+    await tower.locator('.result-chat', { hasText: 'Weekend plans' }).waitFor();
+    if (JSON.stringify(await markOf(tower)) !== '["タワー"]') throw new Error(`marked in the snippet: ${await markOf(tower)}`);
+    if ((await tower.locator('.result-who').textContent()) !== 'You: ') throw new Error('a group result does not say who wrote it');
+    // Filters: only this chat (the Café message is in another), with links / with files.
+    await onlyGroup.check();
+    await field.fill('cafe');
+    await status.filter({ hasText: 'No results with these filters' }).waitFor();
+    await onlyGroup.uncheck();
+    await field.fill('balcony');
+    const balcony = rows.filter({ hasText: 'The view from the' });
+    await balcony.locator('.result-files', { hasText: 'sunset.png' }).waitFor();
+    await A.getByRole('button', { name: 'With links' }).click();
+    await status.filter({ hasText: 'No results with these filters' }).waitFor();
+    await A.getByRole('button', { name: 'With files' }).click();
+    await balcony.waitFor();
+    if ((await A.getByRole('button', { name: 'With links' }).getAttribute('aria-pressed')) !== 'false') throw new Error('both “has” filters are on');
+    await A.getByRole('button', { name: 'With files' }).click();
+    // Nothing found, and a query the server refuses (only a word to leave out): both said plainly.
+    await field.fill('zebraxylophone');
+    await status.filter({ hasText: /^No results$/ }).waitFor();
+    await field.fill('-cake');
+    await A.locator('.search-error[role=alert]', { hasText: 'Type a word to look for' }).waitFor();
+    if (await rows.count()) throw new Error('results show under a refused query');
+    // Many results: whole words, newest first, 20 at a time; “Show more results” brings the next page and focus moves to it.
+    await field.fill('burst');
+    await status.filter({ hasText: '20 results, more below' }).waitFor();
+    if (!(await rows.first().textContent()).includes('Burst the last')) throw new Error('the newest match is not first');
+    await A.getByRole('button', { name: 'Show more results' }).click();
+    await status.filter({ hasText: '40 results' }).waitFor();
+    if ((await focused(A))?.name !== (await rows.nth(20).getAttribute('aria-label'))) throw new Error('focus did not move to the first of the new results');
+    await A.keyboard.press('End');
+    if (!(await rows.last().evaluate((el) => el === document.activeElement))) throw new Error('End did not go to the last result');
+    await A.setViewportSize({ width: 360, height: 740 });
+    await noSidewaysOverflow(A, '360 px: search');
+    await A.setViewportSize({ width: 1280, height: 800 });
+    // Esc: from a result to the field, from the field back to the chat the search was opened from.
+    await A.keyboard.press('Escape');
+    await A.keyboard.press('Escape');
+    await A.locator('.chat-title', { hasText: 'Weekend plans' }).waitFor();
+    await field.waitFor({ state: 'detached' });
   });
 
   await step('avatars: alice sets a photo in settings; bob sees it after the user.updated event', async () => {

@@ -470,6 +470,13 @@ export async function unpinMessage(chatId, messageId) {
 /** Messages that mention me, newest first (each with its chat_id); `before`: the created_at of the last one held. */
 export const mentions = (before = null, limit = 30) => api.get(api.query('/mentions', { before, limit }));
 
+/**
+ * Message search (`GET /search/messages`): `q` is words, "phrases" and -exclusions; `chatId` keeps
+ * to one chat, `has` is 'file' or 'link'. → {results: [{message, chat_name, chat_type, snippet_html}],
+ * next_cursor}, whole-word matches first, newest first within them.
+ */
+export const searchMessages = ({ q, chatId = null, has = null, cursor = null, limit = 20 }) => api.get(api.query('/search/messages', { q, chat_id: chatId, has, cursor, limit }));
+
 export const messageHistory = (chatId, messageId) => api.get(`/chats/${chatId}/messages/${messageId}/history`);
 export const readStatus = (chatId, messageId) => api.get(`/chats/${chatId}/messages/${messageId}/read-status`);
 

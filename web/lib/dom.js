@@ -44,21 +44,27 @@ export function replace(el, ...children) {
 // The server already sanitizes message HTML (ammonia, a short tag list). This second pass
 // is defence in depth: anything outside the same list is dropped before it reaches the page.
 const ALLOWED = new Set(['P', 'BR', 'STRONG', 'EM', 'DEL', 'CODE', 'PRE', 'A', 'BLOCKQUOTE', 'UL', 'OL', 'LI', 'HR']);
+// A search result's `snippet_html`: the server escapes the message text and puts <mark> around the matches.
+const SNIPPET = new Set(['MARK']);
 
-/** The one way server-rendered message HTML enters the page. Never pass other text here. */
-export function setSanitizedHtml(el, html) {
+/**
+ * The one way server-rendered HTML enters the page: a message's `html` (and its edit history),
+ * or with `kind` 'snippet' a search result's `snippet_html` (text and <mark> only). Never pass
+ * other text here.
+ */
+export function setSanitizedHtml(el, html, kind = 'message') {
   const tpl = document.createElement('template');
   tpl.innerHTML = html; // inert: template content runs no scripts and loads nothing
-  scrub(tpl.content);
+  scrub(tpl.content, kind === 'snippet' ? SNIPPET : ALLOWED);
   clear(el);
   el.append(tpl.content);
   return el;
 }
 
-function scrub(node) {
+function scrub(node, allowed) {
   for (const child of [...node.childNodes]) {
     if (child.nodeType === Node.TEXT_NODE) continue;
-    if (child.nodeType !== Node.ELEMENT_NODE || !ALLOWED.has(child.tagName)) {
+    if (child.nodeType !== Node.ELEMENT_NODE || !allowed.has(child.tagName)) {
       if (child.nodeType === Node.ELEMENT_NODE) child.replaceWith(document.createTextNode(child.textContent));
       else child.remove();
       continue;
@@ -73,7 +79,7 @@ function scrub(node) {
       child.setAttribute('target', '_blank');
       child.setAttribute('rel', 'nofollow noopener noreferrer');
     }
-    scrub(child);
+    scrub(child, allowed);
   }
 }
 
@@ -114,11 +120,13 @@ export function reconcile(container, items, key, render, signature = () => '') {
   }
 }
 
-/** Call fn at most once per `ms`, with the latest arguments. */
+/** Call fn once calls have paused for `ms`, with the latest arguments; `.cancel()` drops a pending call. */
 export function debounce(fn, ms) {
   let t;
-  return (...args) => {
+  const debounced = (...args) => {
     clearTimeout(t);
     t = setTimeout(() => fn(...args), ms);
   };
+  debounced.cancel = () => clearTimeout(t);
+  return debounced;
 }

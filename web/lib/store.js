@@ -18,7 +18,7 @@ export const state = {
   online: true,
   typing: new Map(), // chat id → Map(user id → when the "is typing" hint ends, ms)
   pins: new Map(), // chat id → Pin[] ({message, pinned_by, pinned_at}), newest pin first, once loaded
-  jump: null, // {chatId, id, seq}: a message the open chat should scroll to (from Mentions)
+  jump: null, // {chatId, id, seq}: a message the open chat should scroll to (from Mentions or Search)
 };
 
 /** JSON for change detection: `last_seen` moves on every poll while someone is active, and nothing shown depends on it then. */

@@ -16,6 +16,7 @@ import { mountChatInfo } from './chatinfo.js';
 import { openProfile } from './profile.js';
 import { mountPins } from './pins.js';
 import { openEmojiPicker, renderReactions } from './reactions.js';
+import { openSearch } from './search.js';
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
 const allows = (policy, role) => policy === 'everyone' || role === 'admin' || role === 'owner';
@@ -31,6 +32,7 @@ export function mountChat(pane, chatId) {
     { class: 'chat-head' },
     h('a', { href: '#/', class: 'icon-btn back', 'aria-label': 'Back to chats' }, icon('back')),
     h('button', { type: 'button', class: 'chat-head-main', onclick: toggleInfo, 'aria-label': 'Chat info' }, headAvatar, h('span', { class: 'chat-head-text' }, titleText, subtitle)),
+    h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Search in this chat', title: 'Search in this chat', onclick: () => openSearch({ chatId, only: true }) }, icon('search')),
     infoButton
   );
   const older = h('div', { class: 'older', role: 'status' });

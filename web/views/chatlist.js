@@ -6,6 +6,7 @@ import { icon } from '../lib/icons.js';
 import { state, on, stable, typingIn } from '../lib/store.js';
 import { chatTitle, eventUserIds, filesOf, listTime, messagePreview, otherUser } from '../lib/format.js';
 import { avatar } from '../lib/ui.js';
+import { openSearch } from './search.js';
 
 export function mountChatList(side) {
   const search = h('input', { type: 'search', class: 'search-input', placeholder: 'Search chats', 'aria-label': 'Search chats', autocomplete: 'off' });
@@ -13,8 +14,13 @@ export function mountChatList(side) {
   const archivedToggle = h('button', { type: 'button', class: 'archived-toggle', 'aria-expanded': 'false', hidden: true });
   const archivedList = h('ul', { class: 'chat-list', role: 'list', hidden: true });
   const emptyNote = h('p', { class: 'list-note', hidden: true });
-  const nav = h('nav', { class: 'chat-nav', 'aria-label': 'Chat list' }, list, emptyNote, archivedToggle, archivedList);
-  side.append(h('div', { class: 'search' }, icon('search'), search), nav);
+  // While the chats are filtered: the same words through the messages of every chat.
+  const messagesText = h('span', { class: 'grow' });
+  const searchMessages = h('button', { type: 'button', class: 'search-messages', hidden: true, onclick: () => openSearch({ q: search.value.trim(), chatId: state.openChatId }) }, icon('search'), messagesText);
+  const nav = h('nav', { class: 'chat-nav', 'aria-label': 'Chat list' }, list, emptyNote, searchMessages, archivedToggle, archivedList);
+  // Next to the chat filter: the message search (with what is typed here, if anything).
+  const messagesButton = h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Search messages', title: 'Search messages (Ctrl+K or /)', 'aria-keyshortcuts': 'Control+K /', onclick: () => openSearch({ q: search.value.trim() || null, chatId: state.openChatId }) }, icon('searchText'));
+  side.append(h('div', { class: 'search-row' }, h('div', { class: 'search' }, icon('search'), search), messagesButton), nav);
 
   let active = null;
   let results = null; // search results, or null when not searching
@@ -34,6 +40,13 @@ export function mountChatList(side) {
     archivedList.hidden = !showArchived;
     emptyNote.hidden = visible.length > 0;
     emptyNote.textContent = results ? 'No chats match.' : 'No chats yet. Start one with the buttons above.';
+    renderMessagesButton();
+  }
+
+  function renderMessagesButton() {
+    const q = search.value.trim();
+    searchMessages.hidden = !q;
+    messagesText.textContent = `Search messages for “${q}”`;
   }
 
   function row(c) {
@@ -90,6 +103,7 @@ export function mountChatList(side) {
   }, 200);
 
   search.addEventListener('input', runSearch);
+  search.addEventListener('input', renderMessagesButton);
   search.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && search.value) {
       e.preventDefault();
@@ -97,7 +111,7 @@ export function mountChatList(side) {
       runSearch();
     } else if (e.key === 'ArrowDown') {
       e.preventDefault();
-      list.querySelector('a')?.focus();
+      (list.querySelector('a') || (searchMessages.hidden ? null : searchMessages))?.focus();
     }
   });
   archivedToggle.addEventListener('click', () => {

@@ -12,6 +12,7 @@ import { mountChat } from './chat.js';
 import { mountPeople } from './people.js';
 import { mountSettings } from './settings.js';
 import { mountMentions } from './mentions.js';
+import { mountSearch, openSearch } from './search.js';
 import { newDirectDialog, newGroupDialog } from './newchat.js';
 import { statusDialog } from './profile.js';
 
@@ -49,7 +50,7 @@ export function mountShell(root) {
   const pane = h('main', { class: 'pane', id: 'pane', tabindex: '-1' });
   const app = h('div', { class: 'app' }, side, pane);
   // The first Tab stop: past the sidebar to the open chat's composer (or the page).
-  const skipTarget = () => pane.querySelector('.composer:not([hidden]) textarea') || (pane.getClientRects().length ? pane : side.querySelector('a.chat-row, .search-input'));
+  const skipTarget = () => pane.querySelector('.composer:not([hidden]) textarea, .search-page input[type=search]') || (pane.getClientRects().length ? pane : side.querySelector('a.chat-row, .search-input'));
   const skip = h('button', { type: 'button', class: 'skip-link', onclick: () => skipTarget()?.focus() }, 'Skip to the conversation');
   replace(root, skip, offlineBanner, app);
 
@@ -90,6 +91,19 @@ export function mountShell(root) {
   renderMe();
   actions.loadRequests().catch(() => {});
 
+  // Ctrl+K (⌘K) anywhere, or "/" outside a text field, opens the message search (from a chat, it
+  // offers to search only there). Nothing in the app uses them otherwise.
+  const typing = (el) => el?.matches?.('textarea, select, [contenteditable]:not([contenteditable=false]), input:not([type=checkbox]):not([type=radio]):not([type=button]):not([type=submit]):not([type=file])');
+  const onShortcut = (e) => {
+    if (e.defaultPrevented || e.isComposing || e.altKey || document.querySelector('dialog[open]')) return;
+    const ctrlK = (e.ctrlKey || e.metaKey) && !e.shiftKey && (e.key === 'k' || e.key === 'K'); // (autofill sends keydowns without a key)
+    const slash = e.key === '/' && !e.ctrlKey && !e.metaKey && !typing(e.target);
+    if (!ctrlK && !slash) return;
+    e.preventDefault();
+    openSearch({ chatId: state.openChatId });
+  };
+  document.addEventListener('keydown', onShortcut);
+
   let view = null;
   let viewKey = '';
 
@@ -107,6 +121,7 @@ export function mountShell(root) {
       } else if (r.name === 'people') view = mountPeople(pane);
       else if (r.name === 'settings') view = mountSettings(pane);
       else if (r.name === 'mentions') view = mountMentions(pane);
+      else if (r.name === 'search') view = mountSearch(pane);
       else {
         setTitle('');
         replace(pane, h('div', { class: 'welcome' }, h('img', { src: '/favicon.svg', alt: '', width: 64, height: 64 }), h('h1', {}, 'Block Chat'), h('p', {}, 'Pick a chat on the left, or start a new one.'), h('div', { class: 'row' }, h('button', { type: 'button', class: 'btn primary', onclick: newDirectDialog }, 'New chat'), h('button', { type: 'button', class: 'btn', onclick: newGroupDialog }, 'New group'))));
@@ -123,6 +138,7 @@ export function mountShell(root) {
       view?.destroy?.();
       chatList.destroy();
       offs.forEach((off) => off());
+      document.removeEventListener('keydown', onShortcut);
       setUnreadTitle(0);
       setTitle('');
     },
