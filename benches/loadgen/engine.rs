@@ -160,6 +160,8 @@ pub struct Report {
     /// Sockets the server closed (`error_samples` has their codes).
     pub closes: u64,
     pub error_samples: Vec<String>,
+    /// The server's RSS before the sockets opened, and once they are all open (idle)
+    /// or after the sending (the others).
     pub rss_before_kib: Option<u64>,
     pub rss_after_kib: Option<u64>,
     pub rss_per_connection_kib: Option<f64>,
@@ -169,57 +171,28 @@ pub struct Report {
 /// Runs a scenario against the server at `options.base_url`.
 pub async fn run(options: &Options, scenario: &Scenario) -> Result<Report, String> {
     let plan = Plan::of(scenario)?;
-    let run_id = uuid::Uuid::now_v7().simple().to_string();
-    // The random tail of a v7 uuid: usernames differ from run to run on one server.
-    let run_id = &run_id[run_id.len() - 8..];
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let setup = Setup {
-        http: &http,
-        options,
-    };
-    // Setup by HTTP; ends with `drop(http)`, whose pooled connections would otherwise
-    // hold file descriptors the sockets need.
+    let mut report = Report::new(scenario, &plan);
+    let (users, chat_ids) = setup(options, &plan, &mut report).await?;
 
-    let started = Instant::now();
-    let users = setup.register(run_id, plan.users).await?;
-    let register_secs = started.elapsed().as_secs_f64();
-    options.say(format!(
-        "registered and logged in {} users in {register_secs:.1} s ({:.0}/s)",
-        users.len(),
-        users.len() as f64 / register_secs.max(1e-9)
-    ));
-
-    let started = Instant::now();
-    let chat_ids = setup.create_chats(&plan, &users).await?;
-    let create_chats_secs = started.elapsed().as_secs_f64();
-    options.say(format!(
-        "created {} chats in {create_chats_secs:.1} s",
-        chat_ids.len()
-    ));
-    drop(http);
-
-    let rss_before_kib = options.server_pid.and_then(rss_kib);
-    let steps_needed = match scenario {
+    report.rss_before_kib = options.server_pid.and_then(rss_kib);
+    let steps = match scenario {
         Scenario::Fanout { rates, .. } => rates.len().max(1),
         _ => 1,
     };
-    let shared = Arc::new(Shared::new(chat_ids, steps_needed));
-
+    let shared = Arc::new(Shared::new(chat_ids, steps));
     let started = Instant::now();
     let stop_early = matches!(scenario, Scenario::Idle { .. });
     let conns = open_all(options, &plan, &users, &shared, stop_early).await;
-    let connect_secs = started.elapsed().as_secs_f64();
+    report.connect_secs = started.elapsed().as_secs_f64();
     options.say(format!(
-        "opened {} of {} sockets in {connect_secs:.1} s ({:.0}/s)",
+        "opened {} of {} sockets in {:.1} s ({:.0}/s)",
         conns.len(),
         plan.conns.len(),
-        conns.len() as f64 / connect_secs.max(1e-9)
+        report.connect_secs,
+        conns.len() as f64 / report.connect_secs.max(1e-9)
     ));
 
-    // Who can send where, and how many sockets each chat reaches.
+    // Who can send where, and how many sockets each message should reach.
     let mut chat_conns: Vec<Vec<u32>> = vec![Vec::new(); plan.chats.len()];
     for conn in &conns {
         for &chat in &plan.user_chats[conn.user] {
@@ -230,36 +203,6 @@ pub async fn run(options: &Options, scenario: &Scenario) -> Result<Report, Strin
         .iter()
         .map(|c| c.len().saturating_sub(1) as u64)
         .collect();
-
-    let mut report = Report {
-        scenario: scenario.name(),
-        users: plan.users,
-        chats: plan.chats.len(),
-        connections_wanted: plan.conns.len(),
-        connections_held: 0,
-        register_secs,
-        create_chats_secs,
-        connect_secs,
-        sends: 0,
-        acks: 0,
-        expected_deliveries: 0,
-        deliveries: 0,
-        deliveries_per_sec: 0.0,
-        latency_ms: Percentiles::default(),
-        ack_ms: Percentiles::default(),
-        lost: 0,
-        duplicated: 0,
-        unexpected: 0,
-        errors: 0,
-        connect_failures: 0,
-        closes: 0,
-        error_samples: Vec::new(),
-        rss_before_kib,
-        rss_after_kib: None,
-        rss_per_connection_kib: None,
-        steps: Vec::new(),
-    };
-
     let driver = Driver {
         shared: &shared,
         conns: &conns,
@@ -267,54 +210,69 @@ pub async fn run(options: &Options, scenario: &Scenario) -> Result<Report, Strin
         receivers: &receivers,
         options,
     };
-    match scenario {
-        Scenario::Idle { .. } => {
-            // Let presence announcements and the like settle before reading the RSS.
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            report.rss_after_kib = options.server_pid.and_then(rss_kib);
-            report.connections_held = shared.alive.load(Ordering::Relaxed);
-        }
-        Scenario::Fanout {
-            rates,
-            step_secs,
-            stop_above_ms,
-            ..
-        } => {
-            for (step, &rate) in rates.iter().enumerate() {
-                let closes = shared.closes.load(Ordering::Relaxed);
-                let result = driver.step(step, rate, *step_secs).await;
-                options.say(format!(
-                    "step {rate}/s: {} sends, {:.0} deliveries/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-                    result.sends,
-                    result.deliveries_per_sec,
-                    result.latency_ms.p50,
-                    result.latency_ms.p99,
-                    result.latency_ms.max
-                ));
-                let over = result.latency_ms.p99 > *stop_above_ms;
-                report.steps.push(result);
-                if over || shared.closes.load(Ordering::Relaxed) > closes {
-                    break;
-                }
-            }
-        }
-        Scenario::Chats { rate, seconds, .. } => {
-            let result = driver.step(0, *rate, *seconds).await;
-            report.steps.push(result);
-        }
+    driver.run(scenario, &mut report).await;
+    report.connections_held = shared.alive.load(Ordering::Relaxed);
+    report.rss_after_kib = options.server_pid.and_then(rss_kib);
+    if let (Some(before), Some(after)) = (report.rss_before_kib, report.rss_after_kib)
+        && report.connections_held > 0
+    {
+        report.rss_per_connection_kib =
+            Some(after.saturating_sub(before) as f64 / report.connections_held as f64);
     }
-    if !matches!(scenario, Scenario::Idle { .. }) {
-        report.connections_held = shared.alive.load(Ordering::Relaxed);
-        report.rss_after_kib = options.server_pid.and_then(rss_kib);
-    }
+    gather(conns, &shared, &receivers, &mut report).await;
+    Ok(report)
+}
 
-    // Stop the sockets and gather what each saw.
+/// Registers the users and creates the chats over HTTP; returns the users and the
+/// chat ids in plan order.
+async fn setup(
+    options: &Options,
+    plan: &Plan,
+    report: &mut Report,
+) -> Result<(Vec<User>, Vec<String>), String> {
+    // The HTTP client goes at the end: its pooled connections would hold file
+    // descriptors the sockets need.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let setup = Setup {
+        http: &http,
+        options,
+    };
+    let run_id = uuid::Uuid::now_v7().simple().to_string();
+    // The random tail of a v7 uuid: usernames differ from run to run on one server.
+    let run_id = &run_id[run_id.len() - 8..];
+
+    let started = Instant::now();
+    let users = setup.register(run_id, plan.users).await?;
+    report.register_secs = started.elapsed().as_secs_f64();
+    options.say(format!(
+        "registered and logged in {} users in {:.1} s ({:.0}/s)",
+        users.len(),
+        report.register_secs,
+        users.len() as f64 / report.register_secs.max(1e-9)
+    ));
+
+    let started = Instant::now();
+    let chat_ids = setup.create_chats(plan, &users).await?;
+    report.create_chats_secs = started.elapsed().as_secs_f64();
+    options.say(format!(
+        "created {} chats in {:.1} s",
+        chat_ids.len(),
+        report.create_chats_secs
+    ));
+    Ok((users, chat_ids))
+}
+
+/// Stops the sockets, gathers what each saw, and fills in the counts.
+async fn gather(conns: Vec<Conn>, shared: &Shared, receivers: &[u64], report: &mut Report) {
     let mut handles = Vec::with_capacity(conns.len());
     for conn in conns {
         drop(conn.commands);
         handles.push(conn.task);
     }
-    let mut seen: Vec<Vec<Vec<u64>>> = vec![Vec::new(); plan.chats.len()];
+    let mut seen: Vec<Vec<Vec<u64>>> = vec![Vec::new(); receivers.len()];
     let mut acked: Vec<(u32, u32)> = Vec::new();
     for handle in handles {
         let Ok(result) = handle.await else {
@@ -335,23 +293,13 @@ pub async fn run(options: &Options, scenario: &Scenario) -> Result<Report, Strin
         shared.error(format!("{unanswered} sends never answered"));
         shared.errors.fetch_add(unanswered - 1, Ordering::Relaxed);
     }
-    count_losses(&mut report, &seen, &acked, &receivers);
+    count_losses(report, &seen, &acked, receivers);
 
-    let all = shared.merged_steps();
-    report.latency_ms = all.0;
-    report.ack_ms = all.1;
+    (report.latency_ms, report.ack_ms) = shared.merged_steps();
     let deliveries: u64 = report.steps.iter().map(|s| s.deliveries).sum();
     let secs: f64 = report.steps.iter().map(|s| s.secs).sum();
-    report.deliveries_per_sec = if secs > 0.0 {
-        deliveries as f64 / secs
-    } else {
-        0.0
-    };
-    if let (Some(before), Some(after)) = (report.rss_before_kib, report.rss_after_kib)
-        && report.connections_held > 0
-    {
-        report.rss_per_connection_kib =
-            Some(after.saturating_sub(before) as f64 / report.connections_held as f64);
+    if secs > 0.0 {
+        report.deliveries_per_sec = deliveries as f64 / secs;
     }
     report.errors = shared.errors.load(Ordering::Relaxed);
     report.connect_failures = shared.connect_failures.load(Ordering::Relaxed);
@@ -369,7 +317,39 @@ pub async fn run(options: &Options, scenario: &Scenario) -> Result<Report, Strin
                 .collect()
         })
         .unwrap_or_default();
-    Ok(report)
+}
+
+impl Report {
+    fn new(scenario: &Scenario, plan: &Plan) -> Self {
+        Self {
+            scenario: scenario.name(),
+            users: plan.users,
+            chats: plan.chats.len(),
+            connections_wanted: plan.conns.len(),
+            connections_held: 0,
+            register_secs: 0.0,
+            create_chats_secs: 0.0,
+            connect_secs: 0.0,
+            sends: 0,
+            acks: 0,
+            expected_deliveries: 0,
+            deliveries: 0,
+            deliveries_per_sec: 0.0,
+            latency_ms: Percentiles::default(),
+            ack_ms: Percentiles::default(),
+            lost: 0,
+            duplicated: 0,
+            unexpected: 0,
+            errors: 0,
+            connect_failures: 0,
+            closes: 0,
+            error_samples: Vec::new(),
+            rss_before_kib: None,
+            rss_after_kib: None,
+            rss_per_connection_kib: None,
+            steps: Vec::new(),
+        }
+    }
 }
 
 /// Lost: what each acked message should have reached but did not; unexpected: what
@@ -1153,6 +1133,44 @@ struct Driver<'a> {
 }
 
 impl Driver<'_> {
+    /// What the scenario does once the sockets are open.
+    async fn run(&self, scenario: &Scenario, report: &mut Report) {
+        match scenario {
+            Scenario::Idle { .. } => {
+                // Let presence announcements and the like settle before the RSS is read.
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Scenario::Fanout {
+                rates,
+                step_secs,
+                stop_above_ms,
+                ..
+            } => {
+                for (step, &rate) in rates.iter().enumerate() {
+                    let closes = self.shared.closes.load(Ordering::Relaxed);
+                    let result = self.step(step, rate, *step_secs).await;
+                    self.options.say(format!(
+                        "step {rate}/s: {} sends, {:.0} deliveries/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                        result.sends,
+                        result.deliveries_per_sec,
+                        result.latency_ms.p50,
+                        result.latency_ms.p99,
+                        result.latency_ms.max
+                    ));
+                    let over = result.latency_ms.p99 > *stop_above_ms;
+                    report.steps.push(result);
+                    if over || self.shared.closes.load(Ordering::Relaxed) > closes {
+                        break;
+                    }
+                }
+            }
+            Scenario::Chats { rate, seconds, .. } => {
+                let result = self.step(0, *rate, *seconds).await;
+                report.steps.push(result);
+            }
+        }
+    }
+
     /// Sends `rate × secs` messages at `rate`/s, each to a random chat (with a socket)
     /// from a random socket in it; then waits until every send is answered and every
     /// due delivery arrived (or the drain time passes).

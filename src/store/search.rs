@@ -127,6 +127,13 @@ impl Db {
             return Ok(Vec::new()); // some term has no word in it: only parts can match
         }
         let mut parts: Vec<Part> = Vec::new();
+        let mut fts_table: Option<(&str, String)> = None;
+        // The rowid the page is ordered and keyed by: the driving index's own.
+        let rowid = match tier {
+            Tier::Words => "message_search_words.rowid",
+            Tier::Parts if !long.is_empty() => "message_search_trigrams.rowid",
+            Tier::Parts => "ms.rowid",
+        };
         let sql = |parts: &mut Vec<Part>, text: &str| parts.push(Part::Sql(text.to_string()));
         if postgres {
             sql(
@@ -138,14 +145,25 @@ impl Db {
                 ),
             );
         } else {
+            // SQLite walks the tier's FTS5 index newest first (rowid order is send
+            // order) and stops at the page: no sorting of every match.
+            let (from, fts) = match tier {
+                Tier::Words => (
+                    " FROM message_search_words JOIN message_search ms ON ms.rowid = message_search_words.rowid",
+                    Some(("message_search_words", words.join(" AND "))),
+                ),
+                Tier::Parts if !long.is_empty() => (
+                    " FROM message_search_trigrams JOIN message_search ms ON ms.rowid = message_search_trigrams.rowid",
+                    Some(("message_search_trigrams", long.join(" AND "))),
+                ),
+                Tier::Parts => (" FROM message_search ms", None),
+            };
             sql(
                 &mut parts,
-                concat!(
-                    "SELECT ",
-                    message_columns!("m."),
-                    ", ms.rowid AS key_rowid FROM message_search ms"
-                ),
+                concat!("SELECT ", message_columns!("m."), ", ms.rowid AS key_rowid"),
             );
+            sql(&mut parts, from);
+            fts_table = fts;
         }
         sql(
             &mut parts,
@@ -181,31 +199,18 @@ impl Db {
                 }
                 sql(&mut parts, ")))");
             }
-            (false, Tier::Words) => {
-                sql(
-                    &mut parts,
-                    " AND ms.rowid IN (SELECT rowid FROM message_search_words WHERE message_search_words MATCH ",
-                );
-                parts.push(Part::Bind(words.join(" AND ")));
-                sql(&mut parts, ")");
-            }
-            (false, Tier::Parts) => {
-                // The trigram index narrows to rows holding every term of 3+ characters.
-                if !long.is_empty() {
-                    sql(
-                        &mut parts,
-                        " AND ms.rowid IN (SELECT rowid FROM message_search_trigrams WHERE message_search_trigrams MATCH ",
-                    );
-                    parts.push(Part::Bind(long.join(" AND ")));
-                    sql(&mut parts, ")");
+            (false, _) => {
+                if let Some((table, query)) = &fts_table {
+                    sql(&mut parts, &format!(" AND {table} MATCH "));
+                    parts.push(Part::Bind(query.clone()));
                 }
-                if words.len() == q.terms.len() {
+                if tier == Tier::Parts && words.len() == q.terms.len() {
                     sql(
                         &mut parts,
-                        " AND ms.rowid NOT IN (SELECT rowid FROM message_search_words WHERE message_search_words MATCH ",
+                        " AND NOT EXISTS (SELECT 1 FROM message_search_words WHERE message_search_words MATCH ",
                     );
                     parts.push(Part::Bind(words.join(" AND ")));
-                    sql(&mut parts, ")");
+                    sql(&mut parts, " AND message_search_words.rowid = ms.rowid)");
                 }
             }
         }
@@ -252,7 +257,7 @@ impl Db {
                 sql(&mut parts, "))");
             }
             (false, Some(key)) => {
-                sql(&mut parts, " AND ms.rowid < ");
+                sql(&mut parts, &format!(" AND {rowid} < "));
                 parts.push(Part::Int(key.rowid));
             }
             (_, None) => {}
@@ -263,7 +268,7 @@ impl Db {
                 " ORDER BY ms.created_at DESC, ms.message_id DESC LIMIT ",
             );
         } else {
-            sql(&mut parts, " ORDER BY ms.rowid DESC LIMIT ");
+            sql(&mut parts, &format!(" ORDER BY {rowid} DESC LIMIT "));
         }
         parts.push(Part::Int(limit));
         Ok(match &self.read {
