@@ -146,14 +146,16 @@ impl Db {
             );
         } else {
             // SQLite walks the tier's FTS5 index newest first (rowid order is send
-            // order) and stops at the page: no sorting of every match.
+            // order) and stops at the page: no sorting of every match. CROSS JOIN
+            // keeps the index the outer loop; left to itself the planner may scan
+            // message_search in rowid order and probe the index for every row.
             let (from, fts) = match tier {
                 Tier::Words => (
-                    " FROM message_search_words JOIN message_search ms ON ms.rowid = message_search_words.rowid",
+                    " FROM message_search_words CROSS JOIN message_search ms ON ms.rowid = message_search_words.rowid",
                     Some(("message_search_words", words.join(" AND "))),
                 ),
                 Tier::Parts if !long.is_empty() => (
-                    " FROM message_search_trigrams JOIN message_search ms ON ms.rowid = message_search_trigrams.rowid",
+                    " FROM message_search_trigrams CROSS JOIN message_search ms ON ms.rowid = message_search_trigrams.rowid",
                     Some(("message_search_trigrams", long.join(" AND "))),
                 ),
                 Tier::Parts => (" FROM message_search ms", None),
