@@ -50,7 +50,8 @@ pub struct FileView {
 /// Storage, and the key that signs file URLs.
 pub struct Files {
     pub storage: Storage,
-    signing_key: Vec<u8>,
+    /// Keyed once; each URL clones it.
+    signer: HmacSha256,
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -61,24 +62,27 @@ impl Files {
         let signing_key = Sha256::new()
             .chain_update(b"file-urls:")
             .chain_update(secret)
-            .finalize()
-            .to_vec();
+            .finalize();
         Ok(Self {
             storage: Storage::new(config)?,
-            signing_key,
+            signer: HmacSha256::new_from_slice(&signing_key)
+                .map_err(|e| anyhow::anyhow!("file URL key: {e}"))?,
         })
     }
 
-    fn signature(&self, file_id: &str, variant: &str, expires: i64) -> String {
-        let mut mac = HmacSha256::new_from_slice(&self.signing_key).expect("any key length");
+    fn mac(&self, file_id: &str, variant: &str, expires: i64) -> HmacSha256 {
+        let mut mac = self.signer.clone();
         mac.update(format!("{file_id}:{variant}:{expires}").as_bytes());
-        hex(&mac.finalize().into_bytes())
+        mac
+    }
+
+    fn signature(&self, file_id: &str, variant: &str, expires: i64) -> String {
+        hex(&self.mac(file_id, variant, expires).finalize().into_bytes())
     }
 
     /// Whether `sig` signs this file and variant until `expires`, and that is still ahead.
     pub fn verify(&self, file_id: &str, variant: &str, expires: i64, sig: &str) -> bool {
-        let mut mac = HmacSha256::new_from_slice(&self.signing_key).expect("any key length");
-        mac.update(format!("{file_id}:{variant}:{expires}").as_bytes());
+        let mac = self.mac(file_id, variant, expires);
         let Some(sig) = unhex(sig) else {
             return false;
         };

@@ -302,7 +302,7 @@ async fn serve(
             Some(range) => Some(range),
             None => {
                 let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
-                let all = HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii");
+                let all = header_value(&format!("bytes */{size}"))?;
                 response.headers_mut().insert(header::CONTENT_RANGE, all);
                 return Ok(response);
             }
@@ -323,10 +323,7 @@ async fn serve(
             *response.status_mut() = StatusCode::PARTIAL_CONTENT;
             let out = response.headers_mut();
             let content_range = format!("bytes {}-{}/{size}", range.start, range.end - 1);
-            out.insert(
-                header::CONTENT_RANGE,
-                HeaderValue::from_str(&content_range).expect("ascii"),
-            );
+            out.insert(header::CONTENT_RANGE, header_value(&content_range)?);
             out.insert(
                 header::CONTENT_LENGTH,
                 HeaderValue::from(range.end - range.start),
@@ -398,6 +395,11 @@ fn content_disposition(disposition: &str, name: &str) -> HeaderValue {
         .collect();
     let value = format!("{disposition}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+/// A header value we built ourselves; failing here is our bug, reported as a 500.
+fn header_value(value: &str) -> Result<HeaderValue> {
+    HeaderValue::from_str(value).map_err(|e| Error::Internal(e.into()))
 }
 
 fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
