@@ -183,6 +183,8 @@ pub struct ChatSummary {
     pub unread_count: i64,
     /// Of those, the ones that mention me.
     pub mention_count: i64,
+    /// Unread replies in threads I follow here (not part of `unread_count`).
+    pub thread_unread_count: i64,
     #[serde(flatten)]
     pub me: MyMembership,
 }
@@ -612,6 +614,7 @@ pub async fn list(
             last_activity_at: row.chat.last_activity_at,
             unread_count: row.unread_count,
             mention_count: row.mention_count,
+            thread_unread_count: row.thread_unread_count,
         })
         .collect();
     Ok(Page {

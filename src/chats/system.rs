@@ -75,5 +75,10 @@ pub fn message(chat_id: &str, event: SystemEvent, now: DateTime<Utc>) -> Message
         created_at: now,
         edited_at: None,
         deleted_at: None,
+        thread_root_id: None,
+        also_in_chat: false,
+        reply_count: 0,
+        last_reply_seq: None,
+        last_reply_at: None,
     }
 }

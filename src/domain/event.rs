@@ -15,6 +15,8 @@ pub struct ReadyChat {
     pub last_seq: i64,
     pub read_seq: i64,
     pub unread_count: i64,
+    /// Unread replies in threads I follow here (not part of `unread_count`).
+    pub thread_unread_count: i64,
 }
 
 /// Someone's status as the receiver may see it.
@@ -95,6 +97,21 @@ pub enum ServerEvent {
     /// ended session is closed with 4401 at once; others may reload their sessions.
     #[serde(rename = "sessions.changed")]
     SessionsChanged,
+    /// A thread gained or lost a reply.
+    #[serde(rename = "thread.updated")]
+    ThreadUpdated {
+        chat_id: String,
+        root_id: String,
+        thread: crate::messages::threads::ThreadSummary,
+    },
+    /// I followed, unfollowed or read a thread (to my own devices).
+    #[serde(rename = "thread.state")]
+    ThreadState {
+        chat_id: String,
+        root_id: String,
+        following: bool,
+        unread_count: i64,
+    },
     /// Someone reacted (`added`) or took a reaction back; `count` is the new total.
     #[serde(rename = "reaction.updated")]
     ReactionUpdated {
@@ -143,11 +160,9 @@ pub enum ClientFrame {
     #[serde(rename = "message.send")]
     MessageSend {
         chat_id: String,
-        content: String,
-        client_id: Option<String>,
-        reply_to: Option<String>,
-        #[serde(default)]
-        attachments: Vec<String>,
+        /// The same body as `POST /chats/{chat_id}/messages`.
+        #[serde(flatten)]
+        message: crate::messages::SendMessage,
     },
     #[serde(rename = "typing")]
     Typing { chat_id: String },

@@ -12,6 +12,7 @@ mod messages;
 mod middleware;
 mod reactions;
 mod search;
+mod threads;
 mod users;
 mod ws;
 
@@ -81,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .merge(files::router())
         .merge(reactions::router())
         .merge(search::router())
+        .merge(threads::router())
         .split_for_parts();
 
     let request_id = HeaderName::from_static("x-request-id");

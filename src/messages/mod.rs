@@ -6,6 +6,7 @@ pub mod pins;
 pub mod reactions;
 pub mod render;
 pub mod search;
+pub mod threads;
 
 use std::collections::{HashMap, HashSet};
 
@@ -55,6 +56,12 @@ pub struct MessageView {
     /// Set when this message is a forward. Where from (`chat_id`, `message_id`) only
     /// for people who are in that chat; others see only that it was forwarded.
     pub forwarded_from: Option<forward::ForwardedFrom>,
+    /// For a thread reply: its root.
+    pub thread_root_id: Option<String>,
+    /// A thread reply that also shows in the main timeline.
+    pub also_in_chat: bool,
+    /// For a root that has had replies: its thread.
+    pub thread: Option<threads::ThreadView>,
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted: bool,
@@ -89,6 +96,9 @@ pub fn message_view(
         attachments: Vec::new(),
         reactions: Vec::new(),
         forwarded_from: None,
+        thread_root_id: row.thread_root_id,
+        also_in_chat: row.also_in_chat,
+        thread: None,
         created_at: row.created_at,
         edited_at: row.edited_at,
     }
@@ -106,6 +116,8 @@ pub async fn views_of(
     let mut reactions = state.db.reactions_of_many(&ids, &viewer.user_id).await?;
     let mut forwards = forward::sources_seen_by(state, viewer, &ids).await?;
     let blocked = state.db.block_ids(&viewer.user_id, true).await?;
+    let roots: Vec<&MessageRow> = rows.iter().filter(|r| r.last_reply_seq.is_some()).collect();
+    let mut threads = threads::views_of_roots(state, viewer, &roots).await?;
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -113,6 +125,7 @@ pub async fn views_of(
             let files = attachments.remove(&row.id).unwrap_or_default();
             let mut view = message_view(row, m, &blocked);
             view.forwarded_from = forwards.remove(&view.id);
+            view.thread = threads.remove(&view.id);
             if !view.deleted {
                 view.attachments = files.iter().map(|f| crate::files::view(state, f)).collect();
                 view.reactions = reactions
@@ -131,7 +144,7 @@ pub async fn views_of(
         .collect())
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct SendMessage {
     pub content: String,
     /// Your own id for this send (≤ 64 characters): a retry with the same one returns
@@ -142,6 +155,11 @@ pub struct SendMessage {
     /// Files uploaded with `POST /files` (at most 10); with them, `content` may be empty.
     #[serde(default)]
     pub attachments: Vec<String>,
+    /// Reply in the thread of this message (a main-timeline message of this chat).
+    pub thread_root_id: Option<String>,
+    /// With `thread_root_id`: also show the reply in the main timeline.
+    #[serde(default)]
+    pub also_in_chat: bool,
 }
 
 const CLIENT_ID_MAX: usize = 64;
@@ -282,9 +300,18 @@ pub async fn send(
             ));
         }
     }
+    if let Some(root_id) = &req.thread_root_id {
+        threads::check_root(state, &chat, root_id).await?;
+    } else if req.also_in_chat {
+        return Err(Error::invalid(
+            "also_in_chat",
+            "only for a thread reply (with thread_root_id)",
+            true,
+        ));
+    }
     let mentions = mentioned_members(state, &chat, &me, &req.content).await?;
     let content = req.content;
-    let new = new_text(
+    let mut new = new_text(
         &chat,
         viewer,
         content,
@@ -293,6 +320,8 @@ pub async fn send(
         mentions,
         req.attachments,
     );
+    new.row.thread_root_id = req.thread_root_id;
+    new.row.also_in_chat = req.also_in_chat;
     commit(state, viewer, new).await
 }
 
@@ -321,6 +350,11 @@ fn new_text(
         created_at: now(),
         edited_at: None,
         deleted_at: None,
+        thread_root_id: None,
+        also_in_chat: false,
+        reply_count: 0,
+        last_reply_seq: None,
+        last_reply_at: None,
     };
     NewMessage {
         search: Some(search::entry(&row.content)),
@@ -350,6 +384,9 @@ async fn commit(
         state
             .realtime
             .to_chat(&chat_id, &event, Some(&viewer.user_id));
+        if let Some(root_id) = &view.thread_root_id {
+            threads::announce(state, viewer, &chat_id, root_id).await;
+        }
     }
     Ok((view, created))
 }
@@ -427,7 +464,7 @@ pub async fn history(
             )]));
         }
     };
-    let rows = state.db.history(chat_id, page, limit).await?;
+    let rows = state.db.history(chat_id, page, limit, false).await?;
     views_of(state, viewer, rows).await
 }
 
@@ -547,8 +584,7 @@ pub async fn delete(
     if message.kind == "system" || !(is_author || is_group_admin) {
         return Err(Error::Forbidden("You cannot delete this message".into()));
     }
-    if message.deleted_at.is_none() {
-        state.db.delete_message(&message.id, now()).await?;
+    if state.db.delete_message(&message, now()).await? {
         let event = ServerEvent::MessageDeleted {
             chat_id: chat.id.clone(),
             message_id: message.id,
@@ -557,6 +593,9 @@ pub async fn delete(
         state
             .realtime
             .to_chat(&chat.id, &event, Some(&viewer.user_id));
+        if let Some(root_id) = &message.thread_root_id {
+            threads::announce(state, viewer, &chat.id, root_id).await;
+        }
     }
     Ok(())
 }

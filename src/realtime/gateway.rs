@@ -329,20 +329,9 @@ impl Connection {
         let answer = match frame {
             ClientFrame::Ping => Ok(Some(ServerEvent::Pong)),
             ClientFrame::Auth { .. } => Ok(None),
-            ClientFrame::MessageSend {
-                chat_id,
-                content,
-                client_id,
-                reply_to,
-                attachments,
-            } => {
-                let req = SendMessage {
-                    content,
-                    client_id: client_id.clone(),
-                    reply_to,
-                    attachments,
-                };
-                match messages::send(state, user, &chat_id, req).await {
+            ClientFrame::MessageSend { chat_id, message } => {
+                let client_id = message.client_id.clone();
+                match messages::send(state, user, &chat_id, message).await {
                     Ok((message, _)) => Ok(Some(ServerEvent::Ack { client_id, message })),
                     Err(err) => Err((err, client_id)),
                 }
@@ -431,7 +420,7 @@ impl Connection {
             let rows = match self
                 .state
                 .db
-                .history(&chat_id, Page::After(last_seq.max(0)), RESUME_MAX + 1)
+                .history(&chat_id, Page::After(last_seq.max(0)), RESUME_MAX + 1, true)
                 .await
             {
                 Ok(rows) => rows,
@@ -616,7 +605,14 @@ pub async fn run_chat_room(
                     _ => text.to_string(),
                 };
                 users::note_activity(&state, &user.user_id);
-                let req = SendMessage { content, client_id: None, reply_to: None, attachments: Vec::new() };
+                let req = SendMessage {
+                    content,
+                    client_id: None,
+                    reply_to: None,
+                    attachments: Vec::new(),
+                    thread_root_id: None,
+                    also_in_chat: false,
+                };
                 if let Err(err) = messages::send(&state, &user, &chat_id, req).await {
                     if matches!(err, Error::NotFound(_)) {
                         break Some((close::FORBIDDEN, "not a member"));

@@ -45,6 +45,10 @@ pub const GRACE: Duration = Duration::from_secs(15);
 pub struct Presence {
     idle_after: Duration,
     users: Mutex<HashMap<String, Entry>>,
+    /// Announcements of one user take turns (striped by user id): two racing ones
+    /// could otherwise read the user before and after a change and send them in the
+    /// wrong order, leaving the stale status last.
+    turns: [tokio::sync::Mutex<()>; 64],
 }
 
 impl Presence {
@@ -52,7 +56,17 @@ impl Presence {
         Self {
             idle_after,
             users: Mutex::new(HashMap::new()),
+            turns: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
         }
+    }
+
+    /// Waits for this user's turn to announce their presence.
+    pub async fn announce_turn(&self, user_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(user_id);
+        self.turns[(hash % self.turns.len() as u64) as usize]
+            .lock()
+            .await
     }
 
     /// Notes that the user did something just now. True if they had been idle: their

@@ -55,6 +55,7 @@ pub struct ChatListRow {
     pub member: MemberRow,
     pub unread_count: i64,
     pub mention_count: i64,
+    pub thread_unread_count: i64,
     /// For a direct chat, the other person.
     pub other_user_id: Option<String>,
 }
@@ -178,9 +179,9 @@ macro_rules! unread_count_sql {
     () => {
         "(c.text_count \
           - COALESCE((SELECT x.ord FROM messages x WHERE x.chat_id = c.id AND x.seq <= m.read_seq \
-                      AND x.kind = 'text' ORDER BY x.seq DESC LIMIT 1), 0) \
+                      AND x.ord > 0 ORDER BY x.seq DESC LIMIT 1), 0) \
           - (SELECT COUNT(*) FROM messages d WHERE d.chat_id = c.id AND d.seq > m.read_seq \
-             AND d.deleted_at IS NOT NULL AND d.kind = 'text'))"
+             AND d.deleted_at IS NOT NULL AND d.ord > 0))"
     };
 }
 
@@ -189,6 +190,17 @@ macro_rules! mention_count_sql {
     () => {
         "(SELECT COUNT(*) FROM message_mentions mm WHERE mm.user_id = $1 AND mm.chat_id = c.id \
           AND mm.seq > m.read_seq)"
+    };
+}
+
+/// Unread replies for `$1` in the threads they follow in chat `c` (not in `unread_count`).
+macro_rules! thread_unread_count_sql {
+    () => {
+        concat!(
+            "(SELECT CAST(COALESCE(SUM(",
+            $crate::store::threads::thread_unread_sql!("f"),
+            "), 0) AS BIGINT) FROM thread_follows f WHERE f.user_id = $1 AND f.chat_id = c.id AND f.following)"
+        )
     };
 }
 
@@ -348,7 +360,9 @@ impl Db {
             unread_count_sql!(),
             " AS unread_count, ",
             mention_count_sql!(),
-            " AS mention_count, \
+            " AS mention_count, ",
+            thread_unread_count_sql!(),
+            " AS thread_unread_count, \
                (SELECT o.user_id FROM chat_members o WHERE o.chat_id = c.id AND o.user_id <> $1 \
                  AND c.kind = 'direct' LIMIT 1) AS other_user_id",
             " FROM chat_members m JOIN chats c ON c.id = m.chat_id",
@@ -536,21 +550,27 @@ impl Db {
         let sql = concat!(
             "SELECT c.id, c.last_seq, m.read_seq, ",
             unread_count_sql!(),
-            " AS unread_count FROM chat_members m JOIN chats c ON c.id = m.chat_id \
+            " AS unread_count, ",
+            thread_unread_count_sql!(),
+            " AS thread_unread_count FROM chat_members m JOIN chats c ON c.id = m.chat_id \
              WHERE m.user_id = $1 AND c.deleted_at IS NULL"
         );
-        let rows: Vec<(String, i64, i64, i64)> = on_pool!(&self.read, |p| sqlx::query_as(sql)
-            .bind(user_id)
-            .fetch_all(p)
-            .await)?;
+        let rows: Vec<(String, i64, i64, i64, i64)> =
+            on_pool!(&self.read, |p| sqlx::query_as(sql)
+                .bind(user_id)
+                .fetch_all(p)
+                .await)?;
         Ok(rows
             .into_iter()
             .map(
-                |(id, last_seq, read_seq, unread_count)| crate::domain::event::ReadyChat {
-                    id,
-                    last_seq,
-                    read_seq,
-                    unread_count,
+                |(id, last_seq, read_seq, unread_count, thread_unread_count)| {
+                    crate::domain::event::ReadyChat {
+                        id,
+                        last_seq,
+                        read_seq,
+                        unread_count,
+                        thread_unread_count,
+                    }
                 },
             )
             .collect())

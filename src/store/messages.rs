@@ -26,6 +26,21 @@ pub struct MessageRow {
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// For a thread reply: its root.
+    pub thread_root_id: Option<String>,
+    /// A thread reply that is also shown (and counted) in the main timeline.
+    pub also_in_chat: bool,
+    /// For a root: its live replies, and the newest one's seq and time.
+    pub reply_count: i64,
+    pub last_reply_seq: Option<i64>,
+    pub last_reply_at: Option<DateTime<Utc>>,
+}
+
+impl MessageRow {
+    /// Shown in the chat's main timeline (everything but thread-only replies).
+    pub fn in_timeline(&self) -> bool {
+        self.thread_root_id.is_none() || self.also_in_chat
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -77,7 +92,17 @@ macro_rules! message_columns {
             $p,
             "edited_at, ",
             $p,
-            "deleted_at",
+            "deleted_at, ",
+            $p,
+            "thread_root_id, ",
+            $p,
+            "also_in_chat, ",
+            $p,
+            "reply_count, ",
+            $p,
+            "last_reply_seq, ",
+            $p,
+            "last_reply_at",
         )
     };
 }
@@ -93,7 +118,8 @@ macro_rules! append_messages {
         // Per chat: how many messages, of which how many are text.
         let mut chats: Vec<(String, i64, i64)> = Vec::new();
         for m in &messages {
-            let text = i64::from(m.kind == "text");
+            // Thread-only replies stay out of the timeline's count (their ord is 0).
+            let text = i64::from(m.kind == "text" && m.in_timeline());
             match chats.iter_mut().find(|(id, _, _)| *id == m.chat_id) {
                 Some((_, n, t)) => {
                     *n += 1;
@@ -118,7 +144,7 @@ macro_rules! append_messages {
             for m in messages.iter_mut().filter(|m| m.chat_id == *chat_id) {
                 m.seq = next;
                 next += 1;
-                if m.kind == "text" {
+                if m.kind == "text" && m.in_timeline() {
                     m.ord = next_ord;
                     next_ord += 1;
                 }
@@ -139,10 +165,16 @@ macro_rules! append_messages {
                 .push_bind(&m.client_id)
                 .push_bind(m.created_at)
                 .push_bind(m.edited_at)
-                .push_bind(m.deleted_at);
+                .push_bind(m.deleted_at)
+                .push_bind(&m.thread_root_id)
+                .push_bind(m.also_in_chat)
+                .push_bind(m.reply_count)
+                .push_bind(m.last_reply_seq)
+                .push_bind(m.last_reply_at);
         });
         insert.build().execute(&mut *$tx).await?;
-        for m in messages.iter().filter(|m| m.sender_id.is_some()) {
+        // A thread-only reply moves its sender's thread pointer instead (see the writer).
+        for m in messages.iter().filter(|m| m.sender_id.is_some() && m.in_timeline()) {
             sqlx::query(
                 "UPDATE chat_members SET read_seq = $3, read_at = $4 WHERE chat_id = $1 AND user_id = $2 AND read_seq < $3",
             )
@@ -206,18 +238,27 @@ impl Db {
             .await)?)
     }
 
-    /// A page of a chat's history, oldest first. Every page is one range scan of the
-    /// (chat_id, seq) index, however long the chat.
-    pub async fn history(&self, chat_id: &str, page: Page, limit: i64) -> Result<Vec<MessageRow>> {
+    /// A page of a chat's history, oldest first: its main timeline, or with
+    /// `with_thread_replies` everything (for resume). Every page is one range scan of
+    /// the (chat_id, seq) index, however long the chat.
+    pub async fn history(
+        &self,
+        chat_id: &str,
+        page: Page,
+        limit: i64,
+        with_thread_replies: bool,
+    ) -> Result<Vec<MessageRow>> {
         let newest_first = concat!(
             "SELECT ",
             message_columns!(),
-            " FROM messages WHERE chat_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3 OFFSET $4"
+            " FROM messages WHERE chat_id = $1 AND seq < $2 \
+              AND ($5 OR thread_root_id IS NULL OR also_in_chat) ORDER BY seq DESC LIMIT $3 OFFSET $4"
         );
         let oldest_first = concat!(
             "SELECT ",
             message_columns!(),
-            " FROM messages WHERE chat_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            " FROM messages WHERE chat_id = $1 AND seq > $2 \
+              AND ($4 OR thread_root_id IS NULL OR also_in_chat) ORDER BY seq LIMIT $3"
         );
         let read_back = |before: i64, limit: i64, skip: i64| async move {
             let mut rows: Vec<MessageRow> = on_pool!(&self.read, |p| sqlx::query_as(newest_first)
@@ -225,6 +266,7 @@ impl Db {
                 .bind(before)
                 .bind(limit)
                 .bind(skip)
+                .bind(with_thread_replies)
                 .fetch_all(p)
                 .await)?;
             rows.reverse();
@@ -237,6 +279,7 @@ impl Db {
             .bind(chat_id)
             .bind(after)
             .bind(limit)
+            .bind(with_thread_replies)
             .fetch_all(p)
             .await)?)
         };
@@ -315,17 +358,27 @@ impl Db {
     }
 
     /// Makes a message a tombstone: its seq stays, its content, earlier versions and
-    /// mentions go.
-    pub async fn delete_message(&self, message_id: &str, now: DateTime<Utc>) -> Result<()> {
-        on_pool!(&self.write, |p| {
+    /// mentions go, and a thread reply stops counting on its root. False if it was
+    /// already deleted (so a reply is uncounted once, however many delete it at once).
+    pub async fn delete_message(&self, message: &MessageRow, now: DateTime<Utc>) -> Result<bool> {
+        let deleted = on_pool!(&self.write, |p| {
             let mut tx = p.begin().await?;
-            sqlx::query(
-                "UPDATE messages SET content = '', html = '', deleted_at = $2 WHERE id = $1",
+            let done = sqlx::query(
+                "UPDATE messages SET content = '', html = '', deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL",
             )
-            .bind(message_id)
+            .bind(&message.id)
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            if done.rows_affected() == 0 {
+                return Ok(false);
+            }
+            if let Some(root_id) = &message.thread_root_id {
+                sqlx::query("UPDATE messages SET reply_count = reply_count - 1 WHERE id = $1")
+                    .bind(root_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             for sql in [
                 "DELETE FROM message_edits WHERE message_id = $1",
                 "DELETE FROM message_mentions WHERE message_id = $1",
@@ -333,11 +386,11 @@ impl Db {
                 "DELETE FROM message_reactions WHERE message_id = $1",
                 "DELETE FROM message_pins WHERE message_id = $1",
             ] {
-                sqlx::query(sql).bind(message_id).execute(&mut *tx).await?;
+                sqlx::query(sql).bind(&message.id).execute(&mut *tx).await?;
             }
-            tx.commit().await
+            tx.commit().await.map(|_| true)
         })?;
-        Ok(())
+        Ok(deleted)
     }
 
     /// Every member's read pointer, with their read-receipt setting.
@@ -374,7 +427,7 @@ impl Db {
         Ok(map)
     }
 
-    /// The newest message of each of these chats, by chat id.
+    /// The newest main-timeline message of each of these chats, by chat id.
     pub async fn last_messages(&self, chat_ids: &[String]) -> Result<HashMap<String, MessageRow>> {
         if chat_ids.is_empty() {
             return Ok(HashMap::new());
@@ -384,7 +437,8 @@ impl Db {
             concat!(
                 "SELECT ",
                 message_columns!("m."),
-                " FROM messages m JOIN chats c ON c.id = m.chat_id AND m.seq = c.last_seq WHERE c.id IN "
+                " FROM chats c JOIN messages m ON m.id = (SELECT x.id FROM messages x WHERE x.chat_id = c.id \
+                   AND (x.thread_root_id IS NULL OR x.also_in_chat) ORDER BY x.seq DESC LIMIT 1) WHERE c.id IN "
             ),
             ""
         );

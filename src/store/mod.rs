@@ -12,6 +12,7 @@ mod files;
 mod messages;
 mod reactions;
 mod search;
+mod threads;
 mod users;
 mod writer;
 
@@ -22,6 +23,7 @@ pub use files::FileRow;
 pub use messages::{MessageRow, Page};
 pub use reactions::{PinRow, ReactionCount};
 pub use search::{SearchEntry, SearchHit, SearchKey, SearchQuery, Tier};
+pub use threads::{FollowRow, ThreadPage};
 pub use users::UserRow;
 pub use writer::{Appended, ForwardRow, NewMessage, Writer};
 
@@ -81,6 +83,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "forwards",
         include_str!("../../migrations/sqlite/0007_forwards.sql"),
         include_str!("../../migrations/postgres/0007_forwards.sql"),
+    ),
+    (
+        8,
+        "threads",
+        include_str!("../../migrations/sqlite/0008_threads.sql"),
+        include_str!("../../migrations/postgres/0008_threads.sql"),
     ),
 ];
 

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 
 use super::messages::{MessageRow, append_messages};
+use super::threads::add_thread_reply;
 use super::{Db, on_pool};
 use crate::error::{Error, Result};
 
@@ -193,6 +194,9 @@ async fn commit(db: &Db, batch: &[&NewMessage]) -> Result<Vec<Appended>, sqlx::E
                 .bind(position as i32)
                 .execute(&mut *tx)
                 .await?;
+            }
+            if let Some(root_id) = &message.thread_root_id {
+                add_thread_reply!(tx, message, root_id, &send.mentions);
             }
             for user_id in &send.mentions {
                 sqlx::query(

@@ -541,6 +541,7 @@ pub fn announce_later(state: &AppState, user_id: &str, delay: std::time::Duratio
 /// as the user's privacy setting allows, never across a block) what it is now, if it
 /// changed. The user's own devices hear it too.
 pub async fn announce_presence(state: &AppState, user_id: &str) -> Result<()> {
+    let _turn = state.presence.announce_turn(user_id).await;
     let Some(row) = state.db.user_by_id(user_id).await? else {
         return Ok(());
     };

@@ -16,4 +16,5 @@ mod reactions;
 mod realtime;
 mod search;
 mod server;
+mod threads;
 mod users;

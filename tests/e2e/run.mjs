@@ -5,7 +5,8 @@
 // Files: an image with a thumbnail and a lightbox, a download link, uploads the server refuses.
 // Reactions (picker and chips, live), pins (a jump to a message that is not loaded), mentions
 // (highlight and the Mentions list), avatars (a photo others see after `user.updated`) and message
-// search (accents, CJK, filters, pages; a result opens its chat on the message).
+// search (accents, CJK, filters, pages; a result opens its chat on the message), threads (replies
+// in a panel, live; "Also send to chat"; the Threads page and its badge; follow and unfollow).
 // Any console error, page error or CSP violation in a page fails the run.
 //
 //   node tests/e2e/run.mjs          (BLOCKCHAT_BIN overrides the server binary)
@@ -276,7 +277,7 @@ async function a11yAudit(page, where) {
 /** Nothing sticks out sideways: each of these boxes (where present) is as wide as its content. */
 async function noSidewaysOverflow(page, where) {
   const wide = await page.evaluate(() =>
-    ['html', '.app', '.sidebar', '.chat-nav', '.pane', '.chat-head', '.messages', '.composer', '.drawer-body', '.page-body', '.tab-panel', 'dialog[open] .modal-body']
+    ['html', '.app', '.sidebar', '.chat-nav', '.pane', '.chat-head', '.messages', '.composer', '.drawer-body', '.thread-body', '.thread-head', '.page-body', '.tab-panel', 'dialog[open] .modal-body']
       .flatMap((sel) => [...document.querySelectorAll(sel)])
       .filter((el) => el.getClientRects().length && el.scrollWidth > el.clientWidth + 1)
       .map((el) => `${el.tagName.toLowerCase()}.${el.className} is ${el.scrollWidth} px wide in ${el.clientWidth} px`)
@@ -391,7 +392,7 @@ async function main() {
   await step('bob replies with a quote, alice sees it live', async () => {
     const msg = B.locator('.msg.theirs').last();
     await msg.hover();
-    await msg.getByRole('button', { name: 'Reply' }).click();
+    await msg.getByRole('button', { name: 'Reply', exact: true }).click();
     const box = B.getByLabel('Message', { exact: true });
     const ownBefore = await B.locator('.msg.own').count();
     await box.fill('Hi Alice! <b>raw html</b> stays text. Shift+Enter makes');
@@ -992,9 +993,10 @@ async function main() {
     if (!(box1.y >= list.y && box1.y + box1.height <= list.y + list.height)) throw new Error('the pinned message is not in view after the jump');
     if (!bob.requests.some((u) => /\/messages\?around=\d+/.test(u))) throw new Error('the jump did not load the history around the message');
     const gap = B.locator('.gap button', { hasText: 'not loaded' });
-    const missing = Number((await gap.textContent()).match(/\((\d+) not loaded/)[1]);
+    // Thread replies take seqs too, so the seqs between say only how many there can be at most (this chat has none).
+    const missing = Number((await gap.textContent()).match(/\(up to (\d+) not loaded/)[1]);
     await gap.click();
-    await B.locator('.gap button', { hasText: `(${missing - 100} not loaded)` }).waitFor();
+    await B.locator('.gap button', { hasText: `(up to ${missing - 100} not loaded)` }).waitFor();
     // Esc in the list closes it and gives focus back to its button.
     await toggle.click();
     await panel.waitFor();
@@ -1171,6 +1173,137 @@ async function main() {
     await a11yAudit(A, 'group info with rules and a photo');
     await A.keyboard.press('Escape');
     await drawer.waitFor({ state: 'hidden' });
+  });
+
+  // Threads, in the group: a root of alice's, replies from both in the panel beside the chat.
+  const root = 'Who brings the plates?';
+  const rootOnA = () => A.locator('.msg.own', { hasText: root });
+  const panelOf = (page) => page.getByRole('complementary', { name: 'Thread' });
+  const threadBox = (page) => page.getByLabel('Thread reply', { exact: true });
+  const threadsLink = (page, name) => page.getByRole('link', { name, exact: true });
+  const inTimeline = (page, text) => page.locator('.items .msg', { hasText: text }).count();
+
+  await step('threads: bob replies in a thread on alice’s message; she sees “1 reply” and a Threads badge live', async () => {
+    await box(A).fill(root);
+    await box(A).press('Enter');
+    await rootOnA().locator('[data-receipt]').waitFor();
+    const onB = B.locator('.msg.theirs', { hasText: root });
+    await onB.hover();
+    await onB.getByRole('button', { name: 'Reply in thread' }).click();
+    const panel = panelOf(B);
+    await panel.locator('.tmsg.root', { hasText: root }).waitFor();
+    if ((await focused(B))?.name !== 'Thread reply') throw new Error(`opening a thread did not focus its composer: ${JSON.stringify(await focused(B))}`);
+    await threadBox(B).fill('I do, paper ones');
+    await threadBox(B).press('Enter');
+    await panel.locator('.tmsg', { hasText: 'I do, paper ones' }).locator('.tmsg-name', { hasText: 'You' }).waitFor();
+    // Alice: the summary under her message and the badge, without reloading; the reply is not in her timeline.
+    await rootOnA().locator('.thread-summary', { hasText: '1 reply' }).waitFor();
+    await threadsLink(A, 'Threads, 1 unread').waitFor();
+    if (!alice.frames.some((f) => f.type === 'message.created' && f.event.message.thread_root_id && f.event.message.content === 'I do, paper ones')) throw new Error('alice got no message.created for the reply');
+    if (!alice.frames.some((f) => f.type === 'thread.updated' && f.event.thread.reply_count === 1)) throw new Error('alice got no thread.updated');
+    for (const page of [A, B]) if (await inTimeline(page, 'I do, paper ones')) throw new Error('a thread-only reply shows in the timeline');
+  });
+
+  await step('threads: alice opens the panel from the keyboard (the badge clears) and replies; bob sees it live in his open panel', async () => {
+    const summary = rootOnA().locator('.thread-summary');
+    await summary.focus();
+    await A.keyboard.press('Enter');
+    const panel = panelOf(A);
+    await panel.locator('.tmsg', { hasText: 'I do, paper ones' }).waitFor();
+    if ((await focused(A))?.name !== 'Thread reply') throw new Error('opening the thread did not focus its composer');
+    await threadsLink(A, 'Threads').waitFor(); // read: thread/read with its newest reply's seq
+    if (!alice.requests.some((u) => /\/messages\/[^/]+\/thread\/read$/.test(u))) throw new Error('opening the thread did not mark it read');
+    await a11yAudit(A, 'the thread panel');
+    // Shift+Enter breaks the line, Enter sends.
+    await threadBox(A).fill('Great, I bring cups');
+    await threadBox(A).press('Shift+Enter');
+    await threadBox(A).pressSequentially('and napkins');
+    await A.waitForTimeout(100);
+    if (await panel.locator('.tmsg', { hasText: 'Great, I bring cups' }).count()) throw new Error('Shift+Enter sent the reply');
+    await threadBox(A).press('Enter');
+    await panel.locator('.tmsg.own', { hasText: 'and napkins' }).waitFor();
+    if ((await threadBox(A).inputValue()) !== '') throw new Error('the thread composer is not empty after Enter sent');
+    const onB = panelOf(B).locator('.tmsg', { hasText: 'Great, I bring cups' });
+    await onB.locator('.tmsg-name', { hasText: 'Alice Liddell' }).waitFor();
+    await B.locator('.thread-panel .sr-only[role=log]', { hasText: 'Alice Liddell: Great, I bring cups' }).waitFor();
+    await rootOnA().locator('.thread-summary', { hasText: '2 replies' }).waitFor();
+    // Bob's panel is open: the reply is read there, so no badge for him.
+    await B.waitForTimeout(300);
+    await threadsLink(B, 'Threads').waitFor();
+  });
+
+  await step('threads: “Also send to chat” puts a reply in the timeline too, with a note that opens its thread', async () => {
+    await B.getByRole('checkbox', { name: 'Also send to chat' }).check();
+    await threadBox(B).fill('Plates are in my car');
+    await threadBox(B).press('Enter');
+    await panelOf(B).locator('.tmsg', { hasText: 'Plates are in my car' }).locator('.tmsg-also').waitFor();
+    if (await B.getByRole('checkbox', { name: 'Also send to chat' }).isChecked()) throw new Error('“Also send to chat” stayed on after sending');
+    const inChat = A.locator('.items .msg.theirs', { hasText: 'Plates are in my car' });
+    await inChat.locator('.thread-note', { hasText: 'replied to a thread' }).waitFor();
+    await panelOf(A).locator('.tmsg', { hasText: 'Plates are in my car' }).waitFor();
+    await rootOnA().locator('.thread-summary', { hasText: '3 replies' }).waitFor();
+    for (const page of [A, B]) for (const text of ['I do, paper ones', 'and napkins']) if (await inTimeline(page, text)) throw new Error(`“${text}” (thread only) shows in the timeline`);
+    await A.mouse.move(0, 0);
+    await A.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove())); // earlier steps' toasts, out of the picture
+    await A.waitForTimeout(150);
+    await shot(A, '20-thread.png');
+    await A.emulateMedia({ colorScheme: 'dark' });
+    await A.screenshot({ path: '/tmp/shot-dark-thread.png' });
+    await A.emulateMedia({ colorScheme: 'light' });
+    // Esc closes the panel, and focus goes back to what opened it (the summary under the root).
+    await threadBox(A).focus();
+    await A.keyboard.press('Escape');
+    await panelOf(A).waitFor({ state: 'hidden' });
+    if (!(await A.evaluate(() => document.activeElement?.matches('.thread-summary')))) throw new Error(`Esc did not give focus back to the thread's summary: ${JSON.stringify(await focused(A))}`);
+    // The note on the reply in the timeline opens its thread.
+    await inChat.locator('.thread-note').click();
+    await panelOf(A).locator('.tmsg', { hasText: 'I do, paper ones' }).waitFor();
+    await A.keyboard.press('Escape');
+    await panelOf(A).waitFor({ state: 'hidden' });
+  });
+
+  await step('threads: at 360 px the panel takes the screen and the chat under it is inert; nothing sticks out', async () => {
+    await B.setViewportSize({ width: 360, height: 740 });
+    const panel = panelOf(B);
+    await panel.waitFor();
+    const box1 = await panel.boundingBox();
+    if (box1.width < 350 || box1.x > 5) throw new Error(`at 360 px the thread panel does not take the screen: ${JSON.stringify(box1)}`);
+    if (!(await B.locator('section.chat').evaluate((el) => el.inert))) throw new Error('on a phone the chat under the thread panel stays in the Tab order');
+    await noSidewaysOverflow(B, '360 px: thread panel');
+    await B.screenshot({ path: '/tmp/shot-phone-thread.png' });
+    await B.keyboard.press('Escape');
+    await panel.waitFor({ state: 'hidden' });
+    if (await B.locator('section.chat').evaluate((el) => el.inert)) throw new Error('the chat stayed inert after the thread panel closed');
+    await B.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  await step('threads: the Threads page lists the thread; choosing it opens the panel; after unfollowing, replies bring no badge', async () => {
+    await threadsLink(A, 'Threads').click();
+    await A.getByRole('heading', { name: 'Threads', level: 1 }).waitFor();
+    const row = A.locator('a.thread-row', { hasText: root });
+    await row.locator('.mention-chat', { hasText: 'Weekend plans' }).waitFor();
+    await row.locator('.thread-row-count', { hasText: '3 replies' }).waitFor();
+    await a11yAudit(A, 'the Threads page');
+    await A.screenshot({ path: '/tmp/shot-threads-page.png' });
+    await B.screenshot({ path: '/tmp/shot-bob-chat.png' });
+    await row.click();
+    const panel = panelOf(A);
+    await panel.locator('.tmsg', { hasText: 'Plates are in my car' }).waitFor();
+    await A.locator('.chat-title', { hasText: 'Weekend plans' }).waitFor();
+    await panel.getByRole('button', { name: 'Unfollow thread' }).click();
+    await panel.getByRole('button', { name: 'Follow thread' }).waitFor();
+    await A.keyboard.press('Escape');
+    await panel.waitFor({ state: 'hidden' });
+    // Bob replies again (his panel from the thread's summary): alice sees the count, and no badge.
+    await B.locator('.msg.theirs', { hasText: root }).locator('.thread-summary').click();
+    await threadBox(B).fill('Anyone still there?');
+    await threadBox(B).press('Enter');
+    await rootOnA().locator('.thread-summary', { hasText: '4 replies' }).waitFor();
+    await A.waitForTimeout(500);
+    if (await threadsLink(A, 'Threads').count() !== 1) throw new Error(`after unfollowing, a reply still counts: ${await A.locator('a[href="#/threads"]').getAttribute('aria-label')}`);
+    if (await rootOnA().locator('.thread-summary.unread').count()) throw new Error('an unfollowed thread shows unread replies');
+    await B.keyboard.press('Escape');
+    for (const p of [alice, bob]) await nothingTwice(p);
   });
 
   await step('the sessions list shows both of alice’s devices', async () => {

@@ -8,6 +8,12 @@ const PAGE = 50;
 /** How long a message sent over the socket waits for its `ack` before it shows as not sent. */
 const ACK_WAIT = 15_000;
 
+/** GET messages (a page, a thread, threads): marked with when they were asked for, so that a root in them does not undo a follow or read made meanwhile. */
+async function getMessages(path) {
+  const mark = store.threadMark();
+  return store.fetchedAt(await api.get(path), mark);
+}
+
 /** realtime.js sets this while its socket is up: send(frame) → whether the frame went out; readyAt, when it got `ready`. */
 let socket = null;
 export function useSocket(s) {
@@ -183,7 +189,7 @@ export async function loadInitial(chatId) {
     return;
   }
   const asked = Date.now();
-  const page = await api.get(`/chats/${chatId}/messages?limit=${PAGE}`);
+  const page = await getMessages(`/chats/${chatId}/messages?limit=${PAGE}`);
   l.loaded = true;
   l.hasOlder = page.length > 0 && page[0].seq > 1;
   store.upsertMessages(chatId, page);
@@ -199,7 +205,7 @@ export async function loadOlder(chatId) {
   store.touch(chatId);
   try {
     const before = store.oldestSeq(chatId);
-    const page = await api.get(`/chats/${chatId}/messages?before=${before}&limit=${PAGE}`);
+    const page = await getMessages(`/chats/${chatId}/messages?before=${before}&limit=${PAGE}`);
     l.hasOlder = page.length > 0 && page[0].seq > 1;
     store.upsertMessages(chatId, page);
   } finally {
@@ -208,12 +214,17 @@ export async function loadOlder(chatId) {
   }
 }
 
-/** After `resync` (too much missed to replay): the newest page again. With a gap to what is loaded, the older part is dropped (scrolling up loads it again). */
+/**
+ * After `resync` (too much missed to replay): the newest page again. Unless it surely joins what is
+ * loaded (it overlaps it, follows it seq for seq, or goes back to the start of the chat), the older
+ * part is dropped (scrolling up loads it again): thread replies take seqs too, so a gap in seq may hide messages or not.
+ */
 export async function reloadNewest(chatId) {
-  const page = await api.get(`/chats/${chatId}/messages?limit=${PAGE}`);
+  const page = await getMessages(`/chats/${chatId}/messages?limit=${PAGE}`);
   const l = store.log(chatId);
-  if (!l.loaded || (page.length && page[0].seq > store.newestSeq(chatId) + 1)) {
+  if (!l.loaded || (page.length === PAGE && page[0].seq > store.newestSeq(chatId) + 1)) {
     l.byId.clear();
+    l.holes.clear();
     l.hasOlder = page.length > 0 && page[0].seq > 1;
   }
   l.loaded = true;
@@ -222,22 +233,31 @@ export async function reloadNewest(chatId) {
   store.touch(chatId);
 }
 
+/** The seq just before the newest `n` messages held (seqs have gaps: counted in messages, not seqs). */
+function beforeNewest(chatId, n) {
+  const held = store.messages(chatId).filter((m) => !m.pending);
+  return held.length > n ? held.at(-n - 1).seq : Math.max(0, (held[0]?.seq || 1) - 1);
+}
+
 /** New messages, and edits or deletions among the last few (after the socket was down: those are not replayed). */
 export async function fetchNewer(chatId, overlap = 20) {
   const l = store.log(chatId);
   if (!l.loaded) return loadInitial(chatId);
-  return fetchAfter(chatId, Math.max(0, store.newestSeq(chatId) - overlap));
+  return fetchAfter(chatId, beforeNewest(chatId, overlap));
 }
 
 /** The newest `n` messages held, again: edits and deletions are not replayed by resume. */
 export async function refreshRecent(chatId, n = 20) {
-  const after = Math.max(0, store.newestSeq(chatId) - n);
-  store.upsertMessages(chatId, await api.get(`/chats/${chatId}/messages?after=${after}&limit=${n}`));
+  const after = beforeNewest(chatId, n);
+  store.upsertMessages(chatId, await getMessages(`/chats/${chatId}/messages?after=${after}&limit=${n}`));
 }
+
+/** Everything after seq `after` (a live message came past what was seen: something was missed). */
+export const fetchSince = (chatId, after) => fetchAfter(chatId, after);
 
 async function fetchAfter(chatId, after) {
   for (let i = 0; i < 10; i++) {
-    const page = await api.get(`/chats/${chatId}/messages?after=${after}&limit=100`);
+    const page = await getMessages(`/chats/${chatId}/messages?after=${after}&limit=100`);
     store.upsertMessages(chatId, page);
     if (page.length < 100) break;
     after = page.at(-1).seq;
@@ -245,35 +265,48 @@ async function fetchAfter(chatId, after) {
 }
 
 /**
- * The messages around `seq` (to show a pinned or mentioned message that is not loaded). Far
- * above what is held, this leaves a gap in the log (the chat shows "Show more messages" there);
- * a gap of up to 100 messages is filled at once.
+ * The messages around `seq` (to show a pinned or mentioned message that is not loaded). Unless the
+ * page overlaps what is held, the timeline may go on unseen between it and the held messages on
+ * either side: a hole (the chat shows "Show more messages" there). One spanning at most 101 seqs
+ * (so at most 100 messages) is filled at once.
  */
 export async function loadAround(chatId, seq) {
   const l = store.log(chatId);
-  const oldest = store.oldestSeq(chatId);
-  const page = await api.get(`/chats/${chatId}/messages?around=${seq}&limit=50`);
+  const page = await getMessages(`/chats/${chatId}/messages?around=${seq}&limit=50`);
   if (!page.length) return;
-  if (!oldest || page[0].seq < oldest) l.hasOlder = page[0].seq > 1;
-  store.upsertMessages(chatId, page);
+  const held = store.messages(chatId).filter((m) => !m.pending).map((m) => m.seq);
+  const first = page[0].seq;
   const last = page.at(-1).seq;
-  const next = [...l.byId.values()].reduce((min, m) => (m.seq > last && m.seq < min ? m.seq : min), Infinity);
-  if (next !== Infinity && next - last > 1 && next - last <= 101) await fillGap(chatId, last, next);
-}
-
-/** Messages after `after` into a gap of the log that ends before `before` (100 at most). */
-export async function fillGap(chatId, after, before) {
-  const limit = Math.min(100, Math.max(1, before - after - 1));
-  const page = await api.get(`/chats/${chatId}/messages?after=${after}&limit=${limit}`);
-  const l = store.log(chatId);
-  // Seqs have no gaps; if the server has nothing there, do not offer to load it again.
-  if (!page.some((m) => m.seq > after && m.seq < before)) (l.knownGaps ||= new Set()).add(after);
+  if (!held.length || first < held[0]) l.hasOlder = first > 1;
+  const overlaps = held.some((s) => s >= first && s <= last);
+  const below = held.filter((s) => s < first).at(-1);
+  const above = held.find((s) => s > last);
   store.upsertMessages(chatId, page);
+  store.noteLoaded(chatId, first, last);
+  if (!overlaps) {
+    if (below !== undefined) l.holes.set(below, first);
+    if (above !== undefined) l.holes.set(last, above);
+  }
+  for (const [a, b] of [...l.holes]) if ((a === last || b === first) && b - a <= 101) await fillGap(chatId, a, b);
   store.touch(chatId);
 }
 
-/** Optimistic send: the message shows at once and is matched to the server's copy by client_id. `attachments`: uploaded FileViews. */
-export function sendMessage(chatId, content, replyTo = null, attachments = []) {
+/** Messages after `after` into a hole of the log that ends at `before` (100 at most): it closes, or shrinks to what is still not loaded. */
+export async function fillGap(chatId, after, before) {
+  const limit = Math.min(100, Math.max(1, before - after));
+  const page = await getMessages(`/chats/${chatId}/messages?after=${after}&limit=${limit}`);
+  store.upsertMessages(chatId, page);
+  // The page follows `after` without a break; it reached `before`, or there is nothing more.
+  const reached = page.length < limit || page.at(-1).seq >= before;
+  store.noteLoaded(chatId, after, reached ? before : page.at(-1).seq);
+  store.touch(chatId);
+}
+
+/**
+ * Optimistic send: the message shows at once and is matched to the server's copy by client_id.
+ * `attachments`: uploaded FileViews. In a thread: `threadRootId`, and `alsoInChat` to show it in the timeline too.
+ */
+export function sendMessage(chatId, content, replyTo = null, attachments = [], { threadRootId = null, alsoInChat = false } = {}) {
   const client_id = newClientId();
   const temp = {
     id: `pending-${client_id}`,
@@ -285,6 +318,9 @@ export function sendMessage(chatId, content, replyTo = null, attachments = []) {
     content,
     html: null,
     reply_to: replyTo,
+    thread_root_id: threadRootId,
+    also_in_chat: !!threadRootId && alsoInChat,
+    thread: null,
     created_at: new Date().toISOString(),
     mentions: [],
     attachments,
@@ -305,7 +341,8 @@ export async function deliver(chatId, temp) {
   clearTimeout(temp.ackTimer);
   store.touch(chatId);
   const attachments = (temp.attachments || []).map((f) => f.id);
-  const frame = { type: 'message.send', chat_id: chatId, content: temp.content, client_id: temp.client_id, reply_to: temp.reply_to || null, attachments };
+  const inThread = temp.thread_root_id ? { thread_root_id: temp.thread_root_id, also_in_chat: temp.also_in_chat } : {};
+  const frame = { type: 'message.send', chat_id: chatId, content: temp.content, client_id: temp.client_id, reply_to: temp.reply_to || null, attachments, ...inThread };
   if (socket?.send(frame)) {
     temp.via = 'ws';
     temp.ackTimer = setTimeout(() => sendFailed(chatId, temp, 'No answer from the server', true), ACK_WAIT);
@@ -313,7 +350,7 @@ export async function deliver(chatId, temp) {
   }
   temp.via = 'http';
   try {
-    const m = await api.post(`/chats/${chatId}/messages`, { content: temp.content, client_id: temp.client_id, reply_to: temp.reply_to, attachments });
+    const m = await api.post(`/chats/${chatId}/messages`, { content: temp.content, client_id: temp.client_id, reply_to: temp.reply_to, attachments, ...inThread });
     committed(m);
     return m;
   } catch (e) {
@@ -328,6 +365,8 @@ export function committed(m) {
   const temp = m.client_id && l?.pending.get(m.client_id);
   if (temp) clearTimeout(temp.ackTimer);
   if (l) store.upsertMessages(m.chat_id, [m]);
+  // Replying in a thread follows it (again).
+  if (m.thread_root_id && store.threadRoot(m.chat_id, m.thread_root_id)?.thread?.following !== true) store.patchThread(m.chat_id, m.thread_root_id, { following: true });
   if (!store.noteNewMessage(m)) loadChatsSoon();
 }
 
@@ -383,16 +422,17 @@ export async function deleteMessage(chatId, messageId) {
 
 const refetching = new Map();
 
-/** The message again (its attachments' signed URLs run out after a while): one call per message at a time. */
+/** The message again (its attachments' signed URLs run out after a while): one call per message at a time. A thread-only reply comes from its thread. */
 export function refetchMessage(chatId, m) {
   if (m.pending) return Promise.resolve(m);
   const key = `${chatId} ${m.id}`;
+  const path = store.threadOnly(m) ? `${threadPath(chatId, m.thread_root_id)}?after=${m.seq - 1}&limit=1` : `/chats/${chatId}/messages?after=${m.seq - 1}&limit=1`;
   if (!refetching.has(key)) {
     refetching.set(
       key,
-      api
-        .get(`/chats/${chatId}/messages?after=${m.seq - 1}&limit=1`)
-        .then((page) => {
+      getMessages(path)
+        .then((answer) => {
+          const page = Array.isArray(answer) ? answer : answer.replies;
           store.upsertMessages(chatId, page);
           return page.find((x) => x.id === m.id) || m;
         })
@@ -465,6 +505,116 @@ export async function pinMessage(chatId, messageId) {
 export async function unpinMessage(chatId, messageId) {
   await api.del(`/chats/${chatId}/pins/${messageId}`);
   await loadPins(chatId);
+}
+
+// Threads. A reply names its root (a text message of the timeline); the root carries the thread's
+// summary (`thread`: replies, last reply, participants, and whether I follow it and how many replies
+// there I have not read). Replies take seqs in the chat like any message.
+
+const THREAD_PAGE = 50;
+const threadPath = (chatId, rootId) => `/chats/${chatId}/messages/${rootId}/thread`;
+
+/** A root from the server: into its thread, and the timeline's copy too if it is held there. */
+function holdRoot(root) {
+  store.setThreadRoot(root);
+  if (state.logs.get(root.chat_id)?.byId.has(root.id)) store.upsertMessages(root.chat_id, [root]);
+}
+
+/** A thread's root and newest replies: each time its panel opens (what changed while it was closed comes too). */
+export async function loadThread(chatId, rootId) {
+  const t = store.thread(chatId, rootId);
+  const page = await getMessages(api.query(threadPath(chatId, rootId), { limit: THREAD_PAGE }));
+  const newest = Math.max(0, ...[...t.replies.values()].map((m) => m.seq));
+  // Held replies this page does not reach (many came while the panel was closed) go: "Show older replies" brings them again.
+  if (page.replies.length >= THREAD_PAGE && newest && page.replies[0].seq > newest) t.replies.clear();
+  if (!t.loaded || !t.replies.size) t.hasOlder = page.replies.length >= THREAD_PAGE;
+  t.loaded = true;
+  holdRoot(page.root);
+  store.upsertReplies(page.replies);
+  store.touchThread(rootId);
+  return page;
+}
+
+/** The page of replies before the oldest held. */
+export async function loadOlderReplies(chatId, rootId) {
+  const t = store.thread(chatId, rootId);
+  if (!t.loaded || !t.hasOlder || t.loadingOlder) return;
+  t.loadingOlder = true;
+  store.touchThread(rootId);
+  try {
+    const before = Math.min(...[...t.replies.values()].map((m) => m.seq));
+    const page = await getMessages(api.query(threadPath(chatId, rootId), { before: Number.isFinite(before) ? before : null, limit: THREAD_PAGE }));
+    t.hasOlder = page.replies.length >= THREAD_PAGE;
+    store.upsertReplies(page.replies);
+  } finally {
+    t.loadingOlder = false;
+    store.touchThread(rootId);
+  }
+}
+
+const fillingThreads = new Set();
+
+/**
+ * `thread.updated`: the root shows the new summary. A held thread whose newest reply is newer than
+ * any held (one missed while the socket was down, or that came before the root was known) fetches it.
+ */
+export function threadChanged(chatId, rootId, summary) {
+  store.patchThread(chatId, rootId, summary);
+  const t = state.threads.get(rootId);
+  if (!t?.loaded || fillingThreads.has(rootId)) return;
+  const newest = Math.max(0, ...[...t.replies.values()].map((m) => m.seq));
+  if (!summary.last_reply_seq || summary.last_reply_seq <= newest) return;
+  fillingThreads.add(rootId);
+  getMessages(api.query(threadPath(chatId, rootId), { after: newest, limit: 100 }))
+    .then((page) => store.upsertReplies(page.replies))
+    .catch(() => {})
+    .finally(() => fillingThreads.delete(rootId));
+}
+
+/**
+ * My state in a thread (following, unread replies) from a call's ThreadView or a `thread.state`
+ * event: the root shows it, and the chat's count of unread thread replies moves by the difference
+ * (asked of the server when this thread's count was not known).
+ */
+export function applyThreadView(chatId, rootId, view) {
+  const root = store.threadRoot(chatId, rootId);
+  const t = root?.thread;
+  const was = !root ? null : !t ? 0 : typeof t.unread_count === 'number' ? t.unread_count : null;
+  store.patchThread(chatId, rootId, view);
+  const c = store.chatById(chatId);
+  if (!c) return;
+  if (was === null) return loadChatsSoon();
+  if (was !== view.unread_count) store.patchChat(chatId, { thread_unread_count: Math.max(0, (c.thread_unread_count || 0) - was + (view.unread_count || 0)) });
+}
+
+/** A root again, with my state in its thread (whether I follow it, what I have not read), wherever it is held. */
+export async function refreshRoot(chatId, rootId) {
+  if (!store.threadRoot(chatId, rootId)) return;
+  holdRoot((await getMessages(api.query(threadPath(chatId, rootId), { limit: 1 }))).root);
+}
+
+export async function followThread(chatId, rootId, following) {
+  applyThreadView(chatId, rootId, await api.put(`${threadPath(chatId, rootId)}/follow`, { following }));
+}
+
+const markingThreads = new Map(); // root id → the seq last asked to be marked read
+
+/** Move my read pointer in a thread to `upToSeq` (its newest reply shown), once per seq. */
+export async function markThreadRead(chatId, rootId, upToSeq) {
+  if (!upToSeq || (markingThreads.get(rootId) || 0) >= upToSeq) return;
+  markingThreads.set(rootId, upToSeq);
+  try {
+    applyThreadView(chatId, rootId, await api.post(`${threadPath(chatId, rootId)}/read`, { up_to_seq: upToSeq }));
+  } catch {
+    markingThreads.delete(rootId);
+  }
+}
+
+/** Threads I follow in my chats ([{chat_id, root}]), newest activity first; `before`: the last_reply_at of the last one held. */
+export async function followedThreads(before = null, limit = 30) {
+  const page = await getMessages(api.query('/threads', { before, limit }));
+  for (const item of page) holdRoot(item.root);
+  return page;
 }
 
 /** Messages that mention me, newest first (each with its chat_id); `before`: the created_at of the last one held. */

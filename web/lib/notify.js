@@ -1,5 +1,6 @@
-// notify.js — browser notifications for new messages while the tab is hidden. Off until the
-// person turns them on in Settings (the permission prompt comes from that click, never on load).
+// notify.js — browser notifications for new messages (and replies in threads I follow) while the tab
+// is hidden. Off until the person turns them on in Settings (the permission prompt comes from that
+// click, never on load).
 
 import * as store from './store.js';
 import { state } from './store.js';
@@ -55,12 +56,12 @@ export function notifyMessage(m) {
   const chat = store.chatById(m.chat_id);
   if (!chat || mutedChat(chat) || chat.notifications === 'none' || mutedUser(m.sender_id)) return;
   if (chat.notifications === 'mentions' && !(m.mentions || []).includes(state.me?.id)) return;
-  const title = chat.type === 'group' ? `${nameById(m.sender_id)} in ${chatTitle(chat)}` : nameById(m.sender_id);
+  const title = `${chat.type === 'group' ? `${nameById(m.sender_id)} in ${chatTitle(chat)}` : nameById(m.sender_id)}${m.thread_root_id ? ' (in a thread)' : ''}`;
   try {
     const n = new Notification(title, { body: messageText(m).slice(0, 200), tag: `chat-${m.chat_id}`, icon: '/favicon.svg' });
     n.onclick = () => {
       window.focus();
-      go(`/chat/${m.chat_id}`);
+      go(m.thread_root_id ? `/chat/${m.chat_id}/thread/${m.thread_root_id}` : `/chat/${m.chat_id}`);
       n.close();
     };
   } catch {

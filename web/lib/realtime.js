@@ -6,6 +6,9 @@
 // we hold of every loaded chat, and it replays what came after (or says `resync` when that is over
 // 500 messages: we reload the newest page). Messages are kept by id and chat summaries only move
 // forward by seq, so nothing shows twice, whichever way (replay, live, ack, HTTP) it arrives.
+// Thread replies come as `message.created` too (with thread_root_id): the thread-only ones go to
+// their thread, never the timeline; `thread.updated` brings a thread's summary to its root, and
+// `thread.state` my own follow and read state in it (from any of my devices).
 //
 // Down: "Reconnecting…" shows, attempts back off from 1 s doubling to 30 s with jitter (none while
 // the browser says it is offline; the `online` event tries at once), and a slow safety poll
@@ -294,6 +297,11 @@ function handle(e) {
       return onChatGone(e.chat_id, 'This chat was deleted.');
     case 'reaction.updated':
       return onReaction(e);
+    case 'thread.updated':
+      return actions.threadChanged(e.chat_id, e.root_id, e.thread);
+    case 'thread.state':
+      actions.applyThreadView(e.chat_id, e.root_id, { following: e.following, unread_count: e.unread_count });
+      return actions.loadChatsSoon(); // the chat's count of unread thread replies, as the server has it
     case 'pin.updated':
       return actions.pinsChanged(e.chat_id);
     case 'user.updated':
@@ -307,6 +315,7 @@ function handle(e) {
     case 'sessions.changed':
       return emit('sessions');
     case 'ack':
+      seen(e.message);
       return actions.committed(e.message);
     case 'resync':
       return onResync(e.chat_id);
@@ -328,7 +337,7 @@ function onReady(e) {
   // Ask for what came after the newest message held of each loaded chat (still mine).
   const mine = new Set(e.chats.map((c) => c.id));
   const resume = {};
-  for (const [id, l] of state.logs) if (l.loaded && mine.has(id)) resume[id] = store.newestSeq(id);
+  for (const [id, l] of state.logs) if (l.loaded && mine.has(id)) resume[id] = Math.max(store.newestSeq(id), l.seenSeq);
   if (Object.keys(resume).length) send({ type: 'resume', chats: resume });
   actions.loadChats().catch(() => {});
   if (wasDown) {
@@ -339,6 +348,7 @@ function onReady(e) {
       actions.refreshRecent(open).then(() => actions.refreshReceipts(open)).catch(() => {});
       actions.loadDetails(open).catch(() => {});
     }
+    reloadThreads(open);
     for (const id of state.pins.keys()) actions.pinsChanged(id);
     actions.loadRequests().catch(() => {});
   }
@@ -349,21 +359,43 @@ function onReady(e) {
   actions.retryFailed();
 }
 
+/** My own message came back as an `ack`: its seq was seen live too (a thread-only reply of mine is in no log). */
+function seen(m) {
+  const l = state.logs.get(m.chat_id);
+  if (l) l.seenSeq = Math.max(l.seenSeq, m.seq);
+}
+
+/** The threads held open in a chat, fetched again (edits, deletions and summaries are not replayed). */
+function reloadThreads(chatId) {
+  for (const [rootId, t] of state.threads) if (t.loaded && t.chatId === chatId) actions.loadThread(chatId, rootId).catch(() => {});
+}
+
 function onCreated(m) {
   const chatId = m.chat_id;
   if (m.sender_id) endTyping(chatId, m.sender_id);
+  const freshReply = m.thread_root_id ? onReply(m) : false;
   const l = state.logs.get(chatId);
   if (l) {
-    const before = store.newestSeq(chatId);
+    const before = Math.max(store.newestSeq(chatId), l.seenSeq);
+    l.seenSeq = Math.max(l.seenSeq, m.seq);
     store.upsertMessages(chatId, [m]);
-    // Seqs have no gaps: a jump means something was missed. Fetch from where we were.
+    // Seqs have no gaps in a chat (its thread replies included), and every one comes live: a jump means
+    // something was missed. Fetch the timeline from where we were (a thread fetches what it missed on `thread.updated`).
     if (l.loaded && before && m.seq > before + 1 && !l.filling) {
       l.filling = true;
       actions
-        .fetchNewer(chatId, m.seq - before)
+        .fetchSince(chatId, before)
         .catch(() => {})
         .finally(() => (l.filling = false));
     }
+  } else if (m.thread_root_id) store.upsertReplies([m]);
+  if (store.threadOnly(m)) {
+    // Not in the timeline, so not in the chat list's preview or counts: a notification if I follow the thread or am mentioned.
+    const mentioned = (m.mentions || []).includes(state.me?.id);
+    if (!freshReply || m.sender_id === state.me?.id) return;
+    if (mentioned || store.threadRoot(chatId, m.thread_root_id)?.thread?.following) notifyMessage(m);
+    if (mentioned) emit('mention', m);
+    return;
   }
   const fresh = m.seq > (store.chatById(chatId)?.last_seq ?? 0);
   if (!store.noteNewMessage(m)) actions.loadChatsSoon();
@@ -371,19 +403,54 @@ function onCreated(m) {
   if (fresh && m.sender_id !== state.me?.id && (m.mentions || []).includes(state.me?.id)) emit('mention', m);
 }
 
-function onUpdated(m) {
-  const old = state.logs.has(m.chat_id) && store.findMessage(m.chat_id, m.id);
-  // Its reactions' `me` is as the editor sees them: mine stay as I know them.
-  if (m.sender_id !== state.me?.id) m = { ...m, reactions: (m.reactions || []).map((r) => ({ ...r, me: !!old?.reactions?.find((x) => x.emoji === r.emoji)?.me })) };
+/**
+ * A reply came live (before `thread.updated` tells its root): whether it is new (not a replay). Mine
+ * means I follow the thread. One from someone else in a thread I follow is unread until its panel
+ * shows it; when it is not known whether I follow the thread (the first reply made its author, or
+ * someone it mentions, follow it), the root and the chat list (with each chat's unread thread
+ * replies) are fetched again.
+ */
+function onReply(m) {
+  const root = store.threadRoot(m.chat_id, m.thread_root_id);
+  const t = root?.thread;
+  const fresh = !t || (t.last_reply_seq || 0) < m.seq;
+  if (m.sender_id === state.me?.id) {
+    if (t?.following !== true) store.patchThread(m.chat_id, m.thread_root_id, { following: true });
+    return fresh;
+  }
+  if (!fresh) return fresh;
+  if (t?.following === true) {
+    store.patchThread(m.chat_id, m.thread_root_id, { unread_count: (t.unread_count || 0) + 1 });
+    const c = store.chatById(m.chat_id);
+    if (c) store.patchChat(m.chat_id, { thread_unread_count: (c.thread_unread_count || 0) + 1 });
+  } else if (t?.following !== false) {
+    actions.loadChatsSoon();
+    actions.refreshRoot(m.chat_id, m.thread_root_id).catch(() => {});
+  }
+  return fresh;
+}
+
+/** A message from an event into wherever it is held: the chat's log, or (with no log) a held thread. */
+function hold(m) {
   if (state.logs.has(m.chat_id)) store.upsertMessages(m.chat_id, [m]);
+  else if (m.thread_root_id) store.upsertReplies([m]);
+  else if (state.threads.has(m.id)) store.setThreadRoot(m);
+}
+
+function onUpdated(m) {
+  const old = state.logs.has(m.chat_id) ? store.findMessage(m.chat_id, m.id) : store.threadMessage(m.id);
+  // Its reactions' `me` is as the editor sees them, and so are its thread's following and unread count: mine stay as I know them.
+  if (m.sender_id !== state.me?.id) m = { ...m, reactions: (m.reactions || []).map((r) => ({ ...r, me: !!old?.reactions?.find((x) => x.emoji === r.emoji)?.me })) };
+  if (m.thread && m.sender_id !== state.me?.id) m = { ...m, thread: { ...m.thread, following: old?.thread?.following, unread_count: old?.thread?.unread_count } };
+  hold(m);
   if (store.pinnedIds(m.chat_id).has(m.id)) actions.pinsChanged(m.chat_id);
   const c = store.chatById(m.chat_id);
   if (c?.last_message?.id === m.id) store.patchChat(m.chat_id, { last_message: m });
 }
 
 function onDeleted({ chat_id: chatId, message_id: id }) {
-  const m = state.logs.has(chatId) && store.findMessage(chatId, id);
-  if (m) store.upsertMessages(chatId, [{ ...m, deleted: true, content: '', html: '', reactions: [] }]);
+  const m = state.logs.has(chatId) ? store.findMessage(chatId, id) : store.threadMessage(id);
+  if (m) hold({ ...m, deleted: true, content: '', html: '', reactions: [] });
   if (store.pinnedIds(chatId).has(id)) actions.pinsChanged(chatId);
   actions.loadChatsSoon(); // the preview, and unread counts if it was unread
 }
@@ -451,4 +518,5 @@ function onResync(chatId) {
     .reloadNewest(chatId)
     .then(() => state.openChatId === chatId && actions.refreshReceipts(chatId))
     .catch(() => {});
+  reloadThreads(chatId);
 }

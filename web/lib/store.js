@@ -4,7 +4,9 @@
 // 'users' (profiles learned anywhere), 'contacts' (friends, requests, blocks, mutes), 'open',
 // 'online' (the realtime connection is up or down), 'typing' (payload: the chat id),
 // 'pins:<id>' (a chat's pinned messages), 'mention' (payload: a new message that mentions me),
-// 'jump' (a message to show was asked for: state.jump), 'sessions' (my sessions changed).
+// 'jump' (a message to show was asked for: state.jump), 'sessions' (my sessions changed),
+// 'thread:<root id>' (a thread's root or replies), 'threads' (payload: {chatId, rootId}: a thread's
+// summary, or my follow and read state in it, changed).
 
 export const state = {
   me: null,
@@ -18,7 +20,8 @@ export const state = {
   online: true,
   typing: new Map(), // chat id → Map(user id → when the "is typing" hint ends, ms)
   pins: new Map(), // chat id → Pin[] ({message, pinned_by, pinned_at}), newest pin first, once loaded
-  jump: null, // {chatId, id, seq}: a message the open chat should scroll to (from Mentions or Search)
+  jump: null, // {chatId, id, seq, rootId}: a message the open chat (or, with rootId, its thread) should scroll to (from Mentions or Search)
+  threads: new Map(), // root id → Thread (below): the threads whose panel opened, or that the Threads page lists
 };
 
 /** JSON for change detection: `last_seen` moves on every poll while someone is active, and nothing shown depends on it then. */
@@ -55,6 +58,7 @@ export function reset() {
   state.typing.clear();
   state.pins.clear();
   state.jump = null;
+  state.threads.clear();
 }
 
 // People
@@ -113,6 +117,7 @@ export function patchChat(id, patch) {
 /** A new message in a chat of the list: preview, time, unread and mention counts, order. Dedupes by seq. */
 export function noteNewMessage(m) {
   const c = chatById(m.chat_id);
+  if (threadOnly(m)) return !!c; // not in the timeline: neither its preview nor its unread count
   if (!c || m.seq <= (c.last_seq || 0)) return !!c;
   const fromOther = m.sender_id && m.sender_id !== state.me?.id;
   const unread = fromOther && m.type === 'text' && m.seq > (c.read_seq || 0);
@@ -137,6 +142,7 @@ export function dropChat(id) {
   state.logs.delete(id);
   state.typing.delete(id);
   state.pins.delete(id);
+  for (const [rootId, t] of state.threads) if (t.chatId === id) state.threads.delete(rootId);
   if (!chatById(id)) return;
   state.chats = state.chats.filter((c) => c.id !== id);
   state.chatsSig = stable(state.chats);
@@ -151,8 +157,15 @@ export function setDetails(chat) {
   emit(`chat:${chat.id}`, chat);
 }
 
-// Messages. A log holds what is loaded of one chat: server messages by id (each has its
-// seq), messages on their way (by client_id), and what is known of others' reading.
+// Messages. A log holds what is loaded of one chat's timeline: server messages by id (each has
+// its seq), messages on their way (by client_id), and what is known of others' reading.
+//
+// Seqs are per chat and thread replies take them too, so the timeline has gaps in seq: a gap
+// says nothing. What is not loaded between two held messages is recorded where it arises (a
+// jump far up the history) as a hole: lower seq → upper seq.
+
+/** A thread reply that is not also in the chat's timeline. */
+export const threadOnly = (m) => !!m?.thread_root_id && !m.also_in_chat;
 
 export function log(chatId) {
   let l = state.logs.get(chatId);
@@ -168,6 +181,8 @@ export function log(chatId) {
       readers: new Map(), // user id → the highest read seq known of them (from read-status and `read` events)
       sharers: null, // Set of the other members who share read receipts, once read-status told us
       stale: false, // the socket was down while this log was not open: fetch what changed when it opens
+      holes: new Map(), // seq of a held message → seq of the next held one, with messages not loaded between them
+      seenSeq: 0, // the highest seq that came live in this chat (thread replies too): a jump past it means something was missed
       sorted: null,
     };
     state.logs.set(chatId, l);
@@ -175,17 +190,23 @@ export function log(chatId) {
   return l;
 }
 
-const messageSig = (m) => `${m.edited_at}|${m.deleted}|${m.html}|${m.sender_blocked}|${JSON.stringify(m.reactions || [])}`;
+const messageSig = (m) => `${m.edited_at}|${m.deleted}|${m.html}|${m.sender_blocked}|${JSON.stringify(m.reactions || [])}|${JSON.stringify(m.thread || null)}`;
 
+/** Messages into the timeline; thread replies also into their thread (if it is held), and only there when they are not in the chat. */
 export function upsertMessages(chatId, list) {
   const l = log(chatId);
   let changed = false;
-  for (const m of list) {
+  const replies = [];
+  for (let m of list) {
+    m = fresherState(m);
     const old = l.byId.get(m.id);
     if (m.client_id && l.pending.has(m.client_id)) {
       l.pending.delete(m.client_id);
       changed = true;
     }
+    if (m.thread_root_id) replies.push(m);
+    if (state.threads.has(m.id)) setThreadRoot(m);
+    if (threadOnly(m)) continue;
     if (!old || messageSig(old) !== messageSig(m)) {
       l.byId.set(m.id, m);
       changed = true;
@@ -194,6 +215,7 @@ export function upsertMessages(chatId, list) {
       l.sorted = null;
     }
   }
+  if (replies.length) upsertReplies(replies);
   if (changed) touch(chatId);
   return changed;
 }
@@ -201,17 +223,32 @@ export function upsertMessages(chatId, list) {
 export function touch(chatId) {
   const l = log(chatId);
   l.sorted = null;
+  for (const t of state.threads.values()) if (t.chatId === chatId) t.sorted = null; // replies on their way are in the log
   emit(`log:${chatId}`);
 }
 
-/** Server messages oldest first, then the ones still on their way. */
+/** Server messages oldest first, then the ones still on their way (replies on their way to a thread show in its panel). */
 export function messages(chatId) {
   const l = log(chatId);
   if (!l.sorted) {
     const sent = [...l.byId.values()].sort((a, b) => a.seq - b.seq);
-    l.sorted = sent.concat([...l.pending.values()]);
+    l.sorted = sent.concat([...l.pending.values()].filter((m) => !m.thread_root_id));
   }
   return l.sorted;
+}
+
+/**
+ * Every main-timeline message from seq `from` to `to` is held now (a page that came in one piece):
+ * the holes it covers close, or shrink to what is left of them.
+ */
+export function noteLoaded(chatId, from, to) {
+  const l = log(chatId);
+  for (const [a, b] of [...l.holes]) {
+    if (to <= a || from >= b) continue;
+    l.holes.delete(a);
+    if (from > a) l.holes.set(a, from);
+    if (to < b) l.holes.set(to, b);
+  }
 }
 
 /**
@@ -220,7 +257,9 @@ export function messages(chatId) {
  */
 export function applyReaction(chatId, messageId, emoji, count, me) {
   const l = state.logs.get(chatId);
-  const m = l?.byId.get(messageId);
+  const inLog = l?.byId.get(messageId);
+  const inThread = threadMessage(messageId);
+  const m = inLog || inThread;
   if (!m) return false;
   const list = [...(m.reactions || [])];
   const i = list.findIndex((r) => r.emoji === emoji);
@@ -229,8 +268,11 @@ export function applyReaction(chatId, messageId, emoji, count, me) {
     list.splice(i, 1);
   } else if (i >= 0) list[i] = { ...list[i], count, me: me ?? list[i].me };
   else list.push({ emoji, count, me: !!me });
-  l.byId.set(messageId, { ...m, reactions: list });
-  touch(chatId);
+  if (inLog) {
+    l.byId.set(messageId, { ...inLog, reactions: list });
+    touch(chatId);
+  }
+  if (inThread) replaceInThread({ ...inThread, reactions: list });
   return true;
 }
 
@@ -258,7 +300,7 @@ export function oldestSeq(chatId) {
 
 export function findMessage(chatId, id) {
   const l = log(chatId);
-  return l.byId.get(id) || [...l.pending.values()].find((m) => m.id === id) || null;
+  return l.byId.get(id) || [...l.pending.values()].find((m) => m.id === id) || threadMessage(id) || null;
 }
 
 // Read receipts. My messages show ✓✓ up to readAll (every other member who shares receipts
@@ -324,4 +366,134 @@ export function setContacts(part, list) {
   rememberUsers(list.map((x) => x.user || x.from_user || x).filter(Boolean));
   if (part === 'incoming' || part === 'outgoing') rememberUsers(list.map((r) => r.to_user));
   emit('contacts');
+}
+
+// Threads. A thread is held once its panel opened (or the Threads page listed its root): the root
+// (its `thread` summary kept current by events) and the replies loaded so far, by id. Replies on
+// their way wait in the chat log's `pending` like any message (so sending, retrying and failing
+// work the same), marked with their thread_root_id.
+
+export function thread(chatId, rootId) {
+  let t = state.threads.get(rootId);
+  if (!t) {
+    t = { chatId, root: null, replies: new Map(), loaded: false, hasOlder: false, loadingOlder: false, sorted: null };
+    state.threads.set(rootId, t);
+  }
+  return t;
+}
+
+/** The freshest copy known of a root: the held thread's, or the timeline's. */
+export const threadRoot = (chatId, rootId) => state.threads.get(rootId)?.root || state.logs.get(chatId)?.byId.get(rootId) || null;
+
+/** A held thread's message (its root or a reply) by id. */
+export function threadMessage(id) {
+  for (const t of state.threads.values()) {
+    if (t.root?.id === id) return t.root;
+    const m = t.replies.get(id);
+    if (m) return m;
+  }
+  return null;
+}
+
+export function touchThread(rootId) {
+  const t = state.threads.get(rootId);
+  if (t) t.sorted = null;
+  emit(`thread:${rootId}`);
+}
+
+// My state in a thread (following, unread_count) changes by my own calls, `thread.state` and replies
+// as they come; a root fetched while such a change was on its way must not undo it. Each change
+// takes a number, a fetched page carries the number current when it was asked for (fetchedAt), and
+// a root in it whose state changed since keeps the state held.
+let threadChanges = 0;
+const stateChangedAt = new Map(); // root id → the number of its last change of state
+const FETCHED = Symbol('fetched');
+
+export const threadMark = () => threadChanges;
+
+/** Marks the messages of a fetched answer (MessageView[], {root, replies} or [{chat_id, root}]) with `mark`. */
+export function fetchedAt(data, mark) {
+  const tag = (m) => m && typeof m === 'object' && Object.defineProperty(m, FETCHED, { value: mark });
+  for (const x of Array.isArray(data) ? data : [data]) {
+    tag(x?.root || x);
+    (x?.replies || []).forEach(tag);
+  }
+  return data;
+}
+
+/** A fetched root, with my state in its thread as held when that changed after the fetch began. */
+function fresherState(m) {
+  if (!m.thread || m[FETCHED] === undefined || (stateChangedAt.get(m.id) || 0) <= m[FETCHED]) return m;
+  const held = threadRoot(m.chat_id, m.id)?.thread;
+  return held ? { ...m, thread: { ...m.thread, following: held.following, unread_count: held.unread_count } } : m;
+}
+
+/** A root from the server (the thread's answer, the Threads page, the timeline): kept if its thread is held. */
+export function setThreadRoot(root) {
+  root = fresherState(root);
+  const t = thread(root.chat_id, root.id);
+  const old = t.root;
+  t.root = root;
+  if (!old || messageSig(old) !== messageSig(root)) touchThread(root.id);
+}
+
+/** Replies into the threads held (the others are not kept: the panel fetches its thread when it opens). */
+export function upsertReplies(list) {
+  const touched = new Set();
+  for (const m of list) {
+    const t = state.threads.get(m.thread_root_id);
+    if (!t) continue;
+    const l = state.logs.get(t.chatId);
+    if (m.client_id && l?.pending.delete(m.client_id)) {
+      touched.add(m.thread_root_id);
+      touch(t.chatId);
+    }
+    const old = t.replies.get(m.id);
+    t.replies.set(m.id, m);
+    t.sorted = null; // the same to look at perhaps, but its file URLs are fresher
+    if (!old || messageSig(old) !== messageSig(m)) touched.add(m.thread_root_id);
+  }
+  touched.forEach(touchThread);
+}
+
+function replaceInThread(m) {
+  const rootId = m.thread_root_id || m.id;
+  const t = state.threads.get(rootId);
+  if (!t) return;
+  if (t.root?.id === m.id) t.root = m;
+  else t.replies.set(m.id, m);
+  touchThread(rootId);
+}
+
+/** A held thread's replies oldest first, then mine on their way. */
+export function threadReplies(rootId) {
+  const t = state.threads.get(rootId);
+  if (!t) return [];
+  if (!t.sorted) {
+    const pending = [...(state.logs.get(t.chatId)?.pending.values() || [])].filter((m) => m.thread_root_id === rootId);
+    t.sorted = [...t.replies.values()].sort((a, b) => a.seq - b.seq).concat(pending);
+  }
+  return t.sorted;
+}
+
+/**
+ * A thread's summary or my state in it changed (`thread.updated`, `thread.state`, a follow or read
+ * call): the root shows it wherever it is held. A root without a thread yet gets one (whether I
+ * follow it stays unknown, not false, until something says).
+ */
+export function patchThread(chatId, rootId, patch) {
+  if ('following' in patch || 'unread_count' in patch) stateChangedAt.set(rootId, ++threadChanges);
+  const apply = (m) => ({ ...m, thread: { reply_count: 0, participant_ids: [], ...m.thread, ...patch } });
+  const l = state.logs.get(chatId);
+  const inLog = l?.byId.get(rootId);
+  if (inLog) {
+    l.byId.set(rootId, apply(inLog));
+    touch(chatId);
+  }
+  const t = state.threads.get(rootId);
+  if (t?.root) {
+    t.root = apply(t.root);
+    touchThread(rootId);
+  }
+  emit('threads', { chatId, rootId });
 }

@@ -1,5 +1,6 @@
 // views/chat.js — one open chat: header, pinned messages, history that loads as you scroll up, day separators,
-// receipts, reactions, message actions, and jumps to a message that may not be loaded yet.
+// receipts, reactions, message actions, jumps to a message that may not be loaded yet, and the panels beside
+// it (chat info, or a thread: #/chat/<id>/info, #/chat/<id>/thread/<root id>).
 
 import * as actions from '../lib/actions.js';
 import * as realtime from '../lib/realtime.js';
@@ -7,7 +8,7 @@ import * as store from '../lib/store.js';
 import { state, on } from '../lib/store.js';
 import { h, reconcile, replace, setSanitizedHtml } from '../lib/dom.js';
 import { icon } from '../lib/icons.js';
-import { chatTitle, dayKey, dayLabel, describeEvent, eventUserIds, fullTime, hue, messageText, nameById, nameOf, otherUser, presenceLine, time } from '../lib/format.js';
+import { chatTitle, dayKey, dayLabel, describeEvent, eventUserIds, fullTime, hue, listTime, messageText, nameById, nameOf, otherUser, presenceLine, time } from '../lib/format.js';
 import { avatar, busy, confirm, dialog, setTitle, toast } from '../lib/ui.js';
 import { go } from '../lib/router.js';
 import { mountComposer } from './composer.js';
@@ -17,6 +18,7 @@ import { openProfile } from './profile.js';
 import { mountPins } from './pins.js';
 import { openEmojiPicker, renderReactions } from './reactions.js';
 import { openSearch } from './search.js';
+import { mountThread } from './thread.js';
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
 const allows = (policy, role) => policy === 'everyone' || role === 'admin' || role === 'owner';
@@ -49,12 +51,15 @@ export function mountChat(pane, chatId) {
   const section = h('section', { class: 'chat', 'aria-labelledby': `chat-heading-${chatId}` }, heading, header, pins.bar, h('div', { class: 'chat-body' }, list, pins.panel, typingLine, jump), announcer, composerHost, dropZone);
   heading.id = `chat-heading-${chatId}`;
   const drawer = h('aside', { class: 'drawer', 'aria-label': 'Chat info', hidden: true });
-  const layout = h('div', { class: 'chat-layout' }, section, drawer);
+  const threadDrawer = h('aside', { class: 'thread-panel', hidden: true }); // named by its heading
+  const layout = h('div', { class: 'chat-layout' }, section, drawer, threadDrawer);
   replace(pane, layout);
 
   const composer = mountComposer(composerHost, chatId, { onSent: () => ((unreadFrom = null), (stickToBottom = true)) });
   let info = null;
   let infoOpener = null; // where focus goes back to when the info panel closes
+  let thread = null; // the open thread's panel: {rootId, view}
+  let threadOpener = null; // where focus goes back to when it closes
   let announcedSeq = null; // the newest seq already in the page (so only later ones are spoken)
   const narrow = matchMedia('(max-width: 760px)'); // the info panel covers the whole chat there
   let unreadFrom = null; // the "new messages" line goes before the first seq above my read pointer at opening
@@ -76,6 +81,7 @@ export function mountChat(pane, chatId) {
     const d = details();
     return !!d && allows(d.settings?.pin || 'everyone', d.me?.role);
   };
+  const canDelete = (m) => m.sender_id === state.me.id || (isGroup() && ['admin', 'owner'].includes(myRole()));
 
   function renderHeader() {
     const c = chat();
@@ -115,10 +121,11 @@ export function mountChat(pane, chatId) {
     let prev = null;
     let markerPlaced = false;
     for (const m of msgs) {
-      // A jump to an older message leaves a gap above what was loaded (seqs have none): offer to fill it.
-      if (prev && !prev.pending && !m.pending && m.seq > prev.seq + 1 && !l.knownGaps?.has(prev.seq)) {
-        const n = m.seq - prev.seq - 1;
-        out.push({ kind: 'gap', key: `gap-${prev.seq}`, after: prev.seq, before: m.seq, label: `Show ${Math.min(n, 100)} more message${n === 1 ? '' : 's'} (${n} not loaded)` });
+      // A jump to an older message can leave a hole above what was loaded: offer to fill it. Thread replies
+      // take seqs too, so the seqs between say only how many messages there can be at most.
+      if (prev && !prev.pending && !m.pending && l.holes.has(prev.seq)) {
+        const n = l.holes.get(prev.seq) - prev.seq - 1;
+        out.push({ kind: 'gap', key: `gap-${prev.seq}`, after: prev.seq, before: l.holes.get(prev.seq), label: `Show more messages (up to ${n} not loaded)` });
       }
       const day = dayKey(m.created_at);
       let separated = false;
@@ -147,6 +154,7 @@ export function mountChat(pane, chatId) {
       item.continued, receipt(m), nameById(m.sender_id), isGroup(), myRole(), revealed.has(m.id),
       m.type === 'system' ? describeEvent(m) : '', target ? [target.deleted, target.content, nameById(target.sender_id)] : m.reply_to,
       m.reactions, m.mentions, pinned.has(m.id), canPin(), isGroup() && store.userById(m.sender_id)?.avatar_url,
+      m.thread, (m.thread?.participant_ids || []).slice(0, 3).map((id) => [nameById(id), store.userById(id)?.avatar_url]), m.thread_root_id ? threadNoteText(m) : '',
     ]);
   }
 
@@ -207,9 +215,11 @@ export function mountChat(pane, chatId) {
       { class: 'bubble' },
       group && !own && !continued ? h('button', { type: 'button', class: 'sender', onclick: () => openProfile(m.sender_id) }, senderName) : h('span', { class: 'sr-only' }, `${senderName}: `),
       m.reply_to ? quote(m.reply_to) : null,
+      m.thread_root_id ? threadNote(m) : null,
       files,
       body,
       renderReactions(chatId, m, reactorNames),
+      threadSummary(m),
       meta
     );
     if (sender || own) bubble.querySelector('.sender')?.style.setProperty('--hue', hue(m.sender_id));
@@ -256,19 +266,69 @@ export function mountChat(pane, chatId) {
     );
   }
 
+  // Threads: under a root, how many replies and who wrote them (it opens the thread); on a reply
+  // that is also in the chat, a note naming the thread it belongs to.
+
+  function threadSummary(m) {
+    const t = m.thread;
+    if (!t?.reply_count || m.deleted) return null;
+    const ids = (t.participant_ids || []).slice(0, 3);
+    ids.forEach(actions.ensureUser);
+    const words = `${t.reply_count} ${t.reply_count === 1 ? 'reply' : 'replies'}`;
+    const unread = t.unread_count > 0 ? `${t.unread_count} unread` : '';
+    const last = t.last_reply_at ? `last reply ${listTime(t.last_reply_at)}` : '';
+    return h(
+      'button',
+      {
+        type: 'button',
+        class: `thread-summary${unread ? ' unread' : ''}`,
+        'aria-label': [words, unread, t.last_reply_at ? `last reply ${fullTime(t.last_reply_at)}` : '', 'open the thread'].filter(Boolean).join(', '),
+        dataset: { focusKey: 'thread' },
+        onclick: (e) => openThread(m.id, e.currentTarget),
+      },
+      ids.length ? h('span', { class: 'thread-faces' }, ids.map((id) => avatar(store.userById(id) || { id }, { size: 20 }))) : null,
+      h('strong', {}, words),
+      unread ? h('span', { class: 'badge' }, String(t.unread_count)) : null,
+      last ? h('span', { class: 'thread-last' }, `· ${last}`) : null
+    );
+  }
+
+  function threadNoteText(m) {
+    const root = store.findMessage(chatId, m.thread_root_id);
+    return root && !root.deleted ? messageText(root).slice(0, 80) : '';
+  }
+
+  function threadNote(m) {
+    const text = threadNoteText(m);
+    return h(
+      'button',
+      { type: 'button', class: 'thread-note', dataset: { focusKey: 'thread-note' }, 'aria-label': `Replied to a thread${text ? `: ${text}` : ''}. Open the thread`, onclick: (e) => openThread(m.thread_root_id, e.currentTarget) },
+      icon('thread'),
+      h('span', {}, text ? 'replied to a thread:' : 'replied to a thread'),
+      text ? h('span', { class: 'thread-note-root' }, text) : null
+    );
+  }
+
+  /** The thread of `rootId` in the panel; focus goes back to `opener` (or what has it now) when it closes. */
+  function openThread(rootId, opener) {
+    threadOpener = opener || document.activeElement;
+    if (thread?.rootId === rootId) return thread.view.focus();
+    go(`/chat/${chatId}/thread/${rootId}`);
+  }
+
   function messageActions(m, own, isPinned) {
-    const canDelete = own || (isGroup() && ['admin', 'owner'].includes(myRole()));
     const btn = (name, label, fn, key) => h('button', { type: 'button', class: 'icon-btn small', 'aria-label': label, title: label, onclick: fn, dataset: key ? { focusKey: key } : null }, icon(name));
     return h(
       'div',
       { class: 'msg-actions', role: 'toolbar', 'aria-label': 'Message actions' },
       btn('reply', 'Reply', () => composer.reply(m)),
+      m.type === 'text' ? btn('thread', 'Reply in thread', (e) => openThread(m.thread_root_id || m.id, e.currentTarget), 'reply-thread') : null,
       m.type === 'text' ? btn('smile', 'Add reaction', (e) => pickReaction(m, e.currentTarget), 'react') : null,
       canPin() ? btn(isPinned ? 'pinOff' : 'pin', isPinned ? 'Unpin message' : 'Pin message', () => busy(null, () => (isPinned ? actions.unpinMessage(chatId, m.id) : actions.pinMessage(chatId, m.id)), { success: isPinned ? 'Unpinned' : 'Pinned' }), 'pin') : null,
       own && m.type === 'text' && m.content ? btn('edit', 'Edit', () => composer.edit(m)) : null,
       own && isGroup() ? btn('eye', 'Seen by', () => showReaders(m)) : null,
       m.content ? btn('copy', 'Copy text', () => navigator.clipboard?.writeText(m.content).then(() => toast('Copied'), () => toast('Cannot copy here', 'error'))) : null,
-      canDelete ? btn('trash', 'Delete', () => removeMessage(m)) : null
+      canDelete(m) ? btn('trash', 'Delete', () => removeMessage(m)) : null
     );
   }
 
@@ -356,10 +416,10 @@ export function mountChat(pane, chatId) {
     updateJump();
   }
 
-  /** A jump asked for from elsewhere (the Mentions list), for this chat. */
+  /** A jump asked for from elsewhere (the Mentions list), for this chat (one to a thread reply is its panel's). */
   function takeJump() {
     const j = state.jump;
-    if (j?.chatId !== chatId) return;
+    if (j?.chatId !== chatId || j.rootId) return;
     state.jump = null;
     jumpTo(j.id, j.seq);
   }
@@ -444,8 +504,52 @@ export function mountChat(pane, chatId) {
     go(info ? `/chat/${chatId}` : `/chat/${chatId}/info`);
   }
 
-  // On a phone the panel covers the chat: what is under it leaves the Tab order.
-  const applyInert = () => (section.inert = !!info && narrow.matches);
+  // On a phone a panel covers the chat: what is under it leaves the Tab order.
+  const applyInert = () => (section.inert = (!!info || !!thread) && narrow.matches);
+
+  /** Close a panel (its view already destroyed): focus goes back to what opened it, if focus was in the panel. */
+  function panelClosed(panel, opener, fallback) {
+    const active = document.activeElement;
+    const hadFocus = !active || active === document.body || panel.contains(active);
+    replace(panel);
+    panel.hidden = true;
+    applyInert();
+    if (hadFocus) (opener?.isConnected && section.contains(opener) ? opener : fallback()).focus({ preventScroll: true });
+  }
+
+  /** The root's summary (or the message itself) in the timeline, if it is there; else the composer. */
+  function threadFallback(rootId) {
+    const msg = items.querySelector(`.msg[data-id="${CSS.escape(rootId)}"]`);
+    return msg?.querySelector('.thread-summary') || msg || composerHost.querySelector('textarea:not([hidden])') || infoButton;
+  }
+
+  function openThreadPanel(rootId) {
+    if (thread?.rootId === rootId) return;
+    thread?.view.destroy();
+    threadDrawer.hidden = false;
+    thread = {
+      rootId,
+      view: mountThread(threadDrawer, chatId, rootId, {
+        onClose: () => go(`/chat/${chatId}`),
+        onShowInChat: (m) => {
+          if (narrow.matches) go(`/chat/${chatId}`);
+          jumpTo(m.id, m.seq);
+        },
+        canDelete,
+      }),
+    };
+    applyInert();
+    thread.view.focus();
+  }
+
+  function closeThreadPanel() {
+    if (!thread) return;
+    const { rootId, view } = thread;
+    view.destroy();
+    thread = null;
+    panelClosed(threadDrawer, threadOpener, () => threadFallback(rootId));
+    threadOpener = null;
+  }
   narrow.addEventListener('change', applyInert);
 
   list.addEventListener('scroll', () => {
@@ -526,7 +630,7 @@ export function mountChat(pane, chatId) {
   });
   const noNavigation = (e) => {
     if (e.type === 'drop') (dragDepth = 0), showDrop(false);
-    if (!carriesFiles(e) || section.contains(e.target)) return;
+    if (!carriesFiles(e) || section.contains(e.target) || threadDrawer.contains(e.target)) return; // the thread panel takes its own
     e.preventDefault();
     if (e.type === 'dragover') e.dataTransfer.dropEffect = 'none';
   };
@@ -573,27 +677,26 @@ export function mountChat(pane, chatId) {
   return {
     route(r) {
       const wantInfo = r.parts[2] === 'info';
+      const wantThread = r.parts[2] === 'thread' && r.parts[3] ? r.parts[3] : null;
       infoButton.setAttribute('aria-expanded', String(wantInfo));
+      if (!wantThread) closeThreadPanel();
       if (wantInfo && !info) {
         drawer.hidden = false;
         info = mountChatInfo(drawer, chatId);
       } else if (!wantInfo && info) {
-        const active = document.activeElement;
-        const hadFocus = !active || active === document.body || drawer.contains(active);
         info.destroy();
         info = null;
-        replace(drawer);
-        drawer.hidden = true;
-        applyInert();
-        if (hadFocus) (infoOpener?.isConnected && section.contains(infoOpener) ? infoOpener : infoButton).focus({ preventScroll: true });
+        panelClosed(drawer, infoOpener, () => infoButton);
         infoOpener = null;
       }
+      if (wantThread) openThreadPanel(wantThread);
       applyInert();
     },
     destroy() {
       destroyed.v = true;
       cancelAnimationFrame(frame);
       info?.destroy();
+      thread?.view.destroy();
       pins.destroy();
       composer.destroy();
       offs.forEach((off) => off());

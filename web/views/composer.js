@@ -1,5 +1,6 @@
 // views/composer.js — the Markdown composer: Enter sends, Shift+Enter breaks the line, Up edits my last message, @ completes names.
 // Files come by the paperclip, a paste or a drop (chat.js) into the tray above it; a send waits for their uploads.
+// The same composer answers in a thread's panel (`threadRootId`): its own draft and tray, and "Also send to chat".
 
 import * as actions from '../lib/actions.js';
 import * as realtime from '../lib/realtime.js';
@@ -19,12 +20,16 @@ const EVERYONE = [
   { id: 'here', username: 'here', special: 'Everyone online now' },
 ];
 
-export function mountComposer(host, chatId, { onSent }) {
-  const hintId = `composer-hint-${chatId}`;
-  const textarea = h('textarea', { rows: '1', placeholder: 'Write a message…', 'aria-label': 'Message', 'aria-describedby': hintId, maxlength: String(MAX), enterkeyhint: 'send' });
-  const sendButton = h('button', { type: 'submit', class: 'send', 'aria-label': 'Send' }, icon('send'));
+export function mountComposer(host, chatId, { onSent, threadRootId = null }) {
+  const key = threadRootId ? `${chatId} ${threadRootId}` : chatId; // its draft and its tray
+  const idPart = threadRootId ? `${chatId}-thread-${threadRootId}` : chatId;
+  const hintId = `composer-hint-${idPart}`;
+  const textarea = h('textarea', { rows: '1', placeholder: threadRootId ? 'Reply…' : 'Write a message…', 'aria-label': threadRootId ? 'Thread reply' : 'Message', 'aria-describedby': hintId, maxlength: String(MAX), enterkeyhint: 'send' });
+  const sendLabel = threadRootId ? 'Send reply' : 'Send';
+  const attachLabel = threadRootId ? 'Attach files to the reply' : 'Attach files';
+  const sendButton = h('button', { type: 'submit', class: 'send', 'aria-label': sendLabel }, icon('send'));
   const fileInput = h('input', { type: 'file', multiple: true, hidden: true, tabindex: '-1', 'aria-label': 'Files to attach' });
-  const attachButton = h('button', { type: 'button', class: 'icon-btn attach', 'aria-label': 'Attach files', title: 'Attach files', onclick: () => fileInput.click() }, icon('paperclip'));
+  const attachButton = h('button', { type: 'button', class: 'icon-btn attach', 'aria-label': attachLabel, title: attachLabel, onclick: () => fileInput.click() }, icon('paperclip'));
   const trayHost = h('div', { class: 'tray-host', hidden: true });
   const waitNote = h('p', { class: 'tray-note', role: 'status', hidden: true });
   const context = h('div', { class: 'composer-context', hidden: true });
@@ -33,8 +38,10 @@ export function mountComposer(host, chatId, { onSent }) {
   const tool = (name, label, before, after = before) => h('button', { type: 'button', class: 'icon-btn small', 'aria-label': label, title: label, onclick: () => wrap(before, after) }, icon(name));
   const tools = h('div', { class: 'md-tools', role: 'toolbar', 'aria-label': 'Formatting' }, tool('bold', 'Bold', '**'), tool('italic', 'Italic', '_'), tool('code', 'Code', '`'), tool('link', 'Link', '[', '](https://)'), tool('quote', 'Quote', '> ', ''));
   const counter = h('span', { class: 'counter', 'aria-live': 'polite' });
+  const alsoBox = threadRootId ? h('input', { type: 'checkbox' }) : null;
+  const also = threadRootId ? h('label', { class: 'check also-in-chat', title: 'The reply shows in the chat too' }, alsoBox, h('span', {}, 'Also send to chat')) : null;
   const HINTS = {
-    none: 'Enter to send · Shift+Enter for a new line · Up to edit your last message · **bold** _italic_ `code`',
+    none: threadRootId ? 'Enter to send · Shift+Enter for a new line · Up to edit your last reply' : 'Enter to send · Shift+Enter for a new line · Up to edit your last message · **bold** _italic_ `code`',
     reply: 'Enter to send the reply · Esc to cancel it · Shift+Enter for a new line',
     edit: 'Enter to save · Esc to cancel editing · Shift+Enter for a new line',
   };
@@ -47,7 +54,7 @@ export function mountComposer(host, chatId, { onSent }) {
     waitNote,
     suggest,
     h('div', { class: 'composer-row' }, attachButton, fileInput, textarea, sendButton),
-    h('div', { class: 'composer-foot' }, tools, hint, counter)
+    h('div', { class: 'composer-foot' }, tools, also, hint, counter)
   );
   replace(host, blockedNote, form);
 
@@ -55,9 +62,9 @@ export function mountComposer(host, chatId, { onSent }) {
   let suggestions = [];
   let selected = 0;
   let waiting = false; // Enter was pressed while files were still uploading: send when they are done
-  const tray = mountTray(trayHost, chatId, { onChange: trayChanged, onEmptied: () => textarea.focus() });
+  const tray = mountTray(trayHost, key, { onChange: trayChanged, onEmptied: () => textarea.focus() });
 
-  textarea.value = drafts.get(chatId) || '';
+  textarea.value = drafts.get(key) || '';
 
   function grow() {
     textarea.style.height = 'auto';
@@ -95,7 +102,7 @@ export function mountComposer(host, chatId, { onSent }) {
   }
 
   function cancelMode() {
-    if (mode?.kind === 'edit') textarea.value = drafts.get(chatId) || '';
+    if (mode?.kind === 'edit') textarea.value = drafts.get(key) || '';
     setMode(null);
     grow();
     textarea.focus();
@@ -109,7 +116,7 @@ export function mountComposer(host, chatId, { onSent }) {
       if (text === m.content) return cancelMode();
       try {
         await actions.editMessage(chatId, m.id, text);
-        textarea.value = drafts.get(chatId) || '';
+        textarea.value = drafts.get(key) || '';
         setMode(null);
         grow();
       } catch (e) {
@@ -128,12 +135,14 @@ export function mountComposer(host, chatId, { onSent }) {
     setWaiting(false);
     const files = tray.take();
     const replyTo = mode?.kind === 'reply' ? mode.message.id : null;
+    const alsoInChat = !!alsoBox?.checked;
     textarea.value = '';
-    drafts.delete(chatId);
+    drafts.delete(key);
+    if (alsoBox) alsoBox.checked = false;
     setMode(null);
     grow();
     onSent?.();
-    await actions.sendMessage(chatId, text, replyTo, files);
+    await actions.sendMessage(chatId, text, replyTo, files, { threadRootId, alsoInChat });
     realtime.kick();
   }
 
@@ -141,7 +150,7 @@ export function mountComposer(host, chatId, { onSent }) {
   function setWaiting(on) {
     waiting = on;
     sendButton.classList.toggle('waiting', on);
-    sendButton.setAttribute('aria-label', on ? 'Send (waiting for the uploads)' : 'Send');
+    sendButton.setAttribute('aria-label', on ? `${sendLabel} (waiting for the uploads)` : sendLabel);
     waitNote.hidden = !on;
     if (on) replace(waitNote, h('span', {}, 'Sending when the uploads finish… '), h('button', { type: 'button', class: 'link', onclick: () => (setWaiting(false), textarea.focus()) }, 'Cancel'));
     else replace(waitNote);
@@ -182,8 +191,8 @@ export function mountComposer(host, chatId, { onSent }) {
 
   function onInput() {
     if (mode?.kind !== 'edit') {
-      drafts.set(chatId, textarea.value);
-      if (textarea.value.trim()) realtime.typing(chatId);
+      drafts.set(key, textarea.value);
+      if (textarea.value.trim() && !threadRootId) realtime.typing(chatId); // the hint would show under the timeline
     }
     grow();
     const q = mentionQuery();
@@ -212,14 +221,14 @@ export function mountComposer(host, chatId, { onSent }) {
       suggestions.map((u, i) =>
         h(
           'li',
-          { role: 'option', id: `mention-${chatId}-${u.id}`, 'aria-selected': String(i === selected), class: i === selected ? 'selected' : '', onmousedown: (e) => (e.preventDefault(), pick(u)) },
+          { role: 'option', id: `mention-${idPart}-${u.id}`, 'aria-selected': String(i === selected), class: i === selected ? 'selected' : '', onmousedown: (e) => (e.preventDefault(), pick(u)) },
           avatar(u, { size: 24, group: !!u.special, label: u.special }),
           h('span', {}, u.special || nameOf(u)),
           h('small', { class: 'muted' }, `@${u.username}`)
         )
       )
     );
-    if (suggestions.length) textarea.setAttribute('aria-activedescendant', `mention-${chatId}-${suggestions[selected].id}`);
+    if (suggestions.length) textarea.setAttribute('aria-activedescendant', `mention-${idPart}-${suggestions[selected].id}`);
     else textarea.removeAttribute('aria-activedescendant');
   }
 
@@ -263,7 +272,8 @@ export function mountComposer(host, chatId, { onSent }) {
       e.stopPropagation();
       cancelMode();
     } else if (e.key === 'ArrowUp' && !textarea.value && !mode && !tray.hasFiles()) {
-      const mine = store.messages(chatId).filter((m) => m.sender_id === state.me.id && m.type === 'text' && !m.deleted && !m.pending && m.content);
+      const held = threadRootId ? store.threadReplies(threadRootId) : store.messages(chatId);
+      const mine = held.filter((m) => m.sender_id === state.me.id && m.type === 'text' && !m.deleted && !m.pending && m.content);
       if (mine.length) {
         e.preventDefault();
         edit(mine.at(-1));
@@ -309,7 +319,7 @@ export function mountComposer(host, chatId, { onSent }) {
   return {
     focus: () => textarea.focus({ preventScroll: true }),
     reply(m) {
-      if (mode?.kind === 'edit') textarea.value = drafts.get(chatId) || '';
+      if (mode?.kind === 'edit') textarea.value = drafts.get(key) || '';
       setMode({ kind: 'reply', message: m });
       grow();
       textarea.focus();
@@ -319,7 +329,7 @@ export function mountComposer(host, chatId, { onSent }) {
     /** Files dropped on the chat: into the tray (false when I cannot post here). */
     addFiles,
     destroy() {
-      if (mode?.kind !== 'edit') drafts.set(chatId, textarea.value);
+      if (mode?.kind !== 'edit') drafts.set(key, textarea.value);
       tray.destroy();
     },
   };

@@ -2,7 +2,7 @@
 // chat: each with its chat's name and a snippet; opening one shows the message in its chat.
 
 import * as actions from '../lib/actions.js';
-import { state, on, emit, chatById, userById } from '../lib/store.js';
+import { state, on, emit, chatById, threadOnly, userById } from '../lib/store.js';
 import { h, reconcile, replace } from '../lib/dom.js';
 import { icon } from '../lib/icons.js';
 import { chatTitle, fullTime, listTime, messageText, nameById } from '../lib/format.js';
@@ -10,11 +10,14 @@ import { avatar, busy, empty, setTitle } from '../lib/ui.js';
 
 const PAGE = 30;
 
-/** Ask the chat to show message `m` once it opens (or now, if it is open). */
+/** Ask the chat to show message `m` once it opens (or now, if it is open); a reply only in its thread, in the thread's panel. */
 export function showInChat(m) {
-  state.jump = { chatId: m.chat_id, id: m.id, seq: m.seq };
+  state.jump = { chatId: m.chat_id, id: m.id, seq: m.seq, rootId: threadOnly(m) ? m.thread_root_id : null };
   emit('jump');
 }
+
+/** Where a link to message `m` goes: its chat, or for a reply only in its thread, that thread's panel. */
+export const messageHref = (m) => (threadOnly(m) ? `#/chat/${encodeURIComponent(m.chat_id)}/thread/${encodeURIComponent(m.thread_root_id)}` : `#/chat/${encodeURIComponent(m.chat_id)}`);
 
 export function mountMentions(pane) {
   const listEl = h('ul', { class: 'mention-list' });
@@ -47,7 +50,7 @@ export function mountMentions(pane) {
       h(
         'a',
         {
-          href: `#/chat/${m.chat_id}`,
+          href: messageHref(m),
           class: 'mention-row',
           'aria-label': `${who} in ${title}: ${text}, ${fullTime(m.created_at)}`,
           dataset: { id: m.id },

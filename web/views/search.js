@@ -12,7 +12,7 @@ import { debounce, h, reconcile, replace, setSanitizedHtml } from '../lib/dom.js
 import { icon } from '../lib/icons.js';
 import { chatTitle, filesOf, fullTime, listTime, nameById, otherUser } from '../lib/format.js';
 import { avatar, busy, setTitle } from '../lib/ui.js';
-import { showInChat } from './mentions.js';
+import { messageHref, showInChat } from './mentions.js';
 
 const PAGE = 20;
 const QUERY_MAX = 200; // the server's limit, in characters
@@ -153,7 +153,7 @@ export function mountSearch(pane) {
       h(
         'a',
         {
-          href: `#/chat/${encodeURIComponent(m.chat_id)}`,
+          href: messageHref(m),
           class: 'result-row',
           dataset: { id: m.id },
           'aria-label': `${heading}, ${fullTime(m.created_at)}: ${snippet.textContent}${filesText}`,

@@ -12,6 +12,7 @@ import { mountChat } from './chat.js';
 import { mountPeople } from './people.js';
 import { mountSettings } from './settings.js';
 import { mountMentions } from './mentions.js';
+import { mountThreads } from './threads.js';
 import { mountSearch, openSearch } from './search.js';
 import { newDirectDialog, newGroupDialog } from './newchat.js';
 import { statusDialog } from './profile.js';
@@ -22,6 +23,8 @@ export function mountShell(root) {
   const peopleLink = h('a', { href: '#/people', class: 'icon-btn', 'aria-label': 'People', title: 'People and friend requests' }, icon('users'), requestsBadge);
   const mentionsBadge = h('span', { class: 'badge mention-total', 'aria-hidden': 'true', hidden: true });
   const mentionsLink = h('a', { href: '#/mentions', class: 'icon-btn', 'aria-label': 'Mentions', title: 'Mentions of you' }, icon('at'), mentionsBadge);
+  const threadsBadge = h('span', { class: 'badge', 'aria-hidden': 'true', hidden: true });
+  const threadsLink = h('a', { href: '#/threads', class: 'icon-btn', 'aria-label': 'Threads', title: 'Threads you follow' }, icon('thread'), threadsBadge);
   const offlineBanner = h(
     'div',
     { class: 'banner', role: 'status', hidden: true },
@@ -42,6 +45,7 @@ export function mountShell(root) {
         h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'New chat', title: 'New chat', onclick: newDirectDialog }, icon('chat')),
         h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'New group', title: 'New group', onclick: newGroupDialog }, icon('plus')),
         mentionsLink,
+        threadsLink,
         peopleLink,
         h('a', { href: '#/settings', class: 'icon-btn', 'aria-label': 'Settings', title: 'Settings' }, icon('settings'))
       )
@@ -81,6 +85,11 @@ export function mountShell(root) {
     mentionsBadge.hidden = !mentions;
     mentionsBadge.textContent = mentions > 99 ? '99+' : String(mentions);
     mentionsLink.setAttribute('aria-label', mentions ? `Mentions, ${mentions} unread` : 'Mentions');
+    // Unread replies in the threads I follow (not part of the chats' unread counts).
+    const replies = state.chats.reduce((n, c) => n + (c.thread_unread_count || 0), 0);
+    threadsBadge.hidden = !replies;
+    threadsBadge.textContent = replies > 99 ? '99+' : String(replies);
+    threadsLink.setAttribute('aria-label', replies ? `Threads, ${replies} unread` : 'Threads');
   };
   const offs = [
     on('me', renderMe),
@@ -121,6 +130,7 @@ export function mountShell(root) {
       } else if (r.name === 'people') view = mountPeople(pane);
       else if (r.name === 'settings') view = mountSettings(pane);
       else if (r.name === 'mentions') view = mountMentions(pane);
+      else if (r.name === 'threads') view = mountThreads(pane);
       else if (r.name === 'search') view = mountSearch(pane);
       else {
         setTitle('');
