@@ -99,8 +99,26 @@ macro_rules! push_parts {
     };
 }
 
+/// The chats whose messages `user_id` may find, as `cm (chat_id, upto_at)`: the
+/// chats they are in (no bound), and the chats they left, up to when they left.
+fn push_visible_chats(parts: &mut Vec<Part>, user_id: &str) {
+    parts.push(Part::Sql(
+        "(SELECT chat_id, CAST(NULL AS TIMESTAMPTZ) AS upto_at FROM chat_members WHERE user_id = ".into(),
+    ));
+    parts.push(Part::Bind(user_id.into()));
+    parts.push(Part::Sql(
+        " UNION ALL SELECT d.chat_id, MAX(d.left_at) FROM chat_departures d WHERE d.user_id = ".into(),
+    ));
+    parts.push(Part::Bind(user_id.into()));
+    parts.push(Part::Sql(
+        " AND NOT EXISTS (SELECT 1 FROM chat_members x WHERE x.chat_id = d.chat_id AND x.user_id = ".into(),
+    ));
+    parts.push(Part::Bind(user_id.into()));
+    parts.push(Part::Sql(") GROUP BY d.chat_id) cm".into()));
+}
+
 impl Db {
-    /// One tier of matches in the chats `user_id` is in, newest first, after `key`.
+    /// One tier of matches in the chats `user_id` may search, newest first, after `key`.
     pub async fn search_messages(
         &self,
         user_id: &str,
@@ -136,13 +154,24 @@ impl Db {
         };
         let sql = |parts: &mut Vec<Part>, text: &str| parts.push(Part::Sql(text.to_string()));
         if postgres {
+            // For each chat of mine, its newest matches (one walk of its
+            // (chat_id, created_at) index, or of the word index when the word is rare:
+            // the planner knows which from the index's statistics); then the newest
+            // of those. Sorting every match of a common word across all chats is what
+            // this avoids.
             sql(
                 &mut parts,
                 concat!(
                     "SELECT ",
                     message_columns!("m."),
-                    ", CAST(0 AS BIGINT) AS key_rowid FROM message_search ms"
+                    ", CAST(0 AS BIGINT) AS key_rowid FROM "
                 ),
+            );
+            push_visible_chats(&mut parts, user_id);
+            sql(
+                &mut parts,
+                " CROSS JOIN LATERAL (SELECT ms.message_id, ms.created_at FROM message_search ms \
+                 WHERE ms.chat_id = cm.chat_id AND (cm.upto_at IS NULL OR ms.created_at <= cm.upto_at)",
             );
         } else {
             // SQLite walks the tier's FTS5 index newest first (rowid order is send
@@ -166,16 +195,14 @@ impl Db {
             );
             sql(&mut parts, from);
             fts_table = fts;
+            sql(&mut parts, " JOIN ");
+            push_visible_chats(&mut parts, user_id);
+            sql(
+                &mut parts,
+                " ON cm.chat_id = ms.chat_id AND (cm.upto_at IS NULL OR ms.created_at <= cm.upto_at) \
+                 JOIN messages m ON m.id = ms.message_id AND m.deleted_at IS NULL WHERE 1 = 1",
+            );
         }
-        sql(
-            &mut parts,
-            " JOIN chat_members cm ON cm.chat_id = ms.chat_id AND cm.user_id = ",
-        );
-        parts.push(Part::Bind(user_id.to_string()));
-        sql(
-            &mut parts,
-            " JOIN messages m ON m.id = ms.message_id AND m.deleted_at IS NULL WHERE 1 = 1",
-        );
         match (postgres, tier) {
             (true, _) => {
                 sql(
@@ -226,7 +253,9 @@ impl Db {
             parts.push(Part::Bind(contains(term)));
             sql(&mut parts, " ESCAPE '\\'");
         }
-        if let Some(chat_id) = &q.chat_id {
+        if let Some(chat_id) = &q.chat_id
+            && !postgres
+        {
             sql(&mut parts, " AND ms.chat_id = ");
             parts.push(Part::Bind(chat_id.clone()));
         }
@@ -265,6 +294,19 @@ impl Db {
             (_, None) => {}
         }
         if postgres {
+            sql(
+                &mut parts,
+                " ORDER BY ms.created_at DESC, ms.message_id DESC LIMIT ",
+            );
+            parts.push(Part::Int(limit));
+            sql(
+                &mut parts,
+                ") ms JOIN messages m ON m.id = ms.message_id AND m.deleted_at IS NULL WHERE 1 = 1",
+            );
+            if let Some(chat_id) = &q.chat_id {
+                sql(&mut parts, " AND cm.chat_id = ");
+                parts.push(Part::Bind(chat_id.clone()));
+            }
             sql(
                 &mut parts,
                 " ORDER BY ms.created_at DESC, ms.message_id DESC LIMIT ",

@@ -151,7 +151,7 @@ async fn search_never_leaks(backend: Backend) {
         contents(&search(&app, &eve, &q("secret")).await),
         vec!["secret before"]
     );
-    // A removed member finds nothing posted after (nor before: the chat is gone for them).
+    // A removed member finds what they could see then, and nothing posted after.
     app.request(
         Method::DELETE,
         format!("/chats/{team}/members/{}", eve.id),
@@ -163,7 +163,11 @@ async fn search_never_leaks(backend: Backend) {
     send(&app, &alice, &team, "secret after").await;
     assert_eq!(
         contents(&search(&app, &eve, &q("secret")).await),
-        Vec::<String>::new()
+        vec!["secret before"]
+    );
+    assert_eq!(
+        contents(&search(&app, &bob, &q("secret")).await),
+        vec!["secret after", "secret between us", "secret before"]
     );
     // Edited-away and deleted words are not found.
     let edited = send(&app, &alice, &private, "the codeword is banana").await;

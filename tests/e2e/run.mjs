@@ -1247,9 +1247,6 @@ async function main() {
     await A.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove())); // earlier steps' toasts, out of the picture
     await A.waitForTimeout(150);
     await shot(A, '20-thread.png');
-    await A.emulateMedia({ colorScheme: 'dark' });
-    await A.screenshot({ path: '/tmp/shot-dark-thread.png' });
-    await A.emulateMedia({ colorScheme: 'light' });
     // Esc closes the panel, and focus goes back to what opened it (the summary under the root).
     await threadBox(A).focus();
     await A.keyboard.press('Escape');
@@ -1270,7 +1267,6 @@ async function main() {
     if (box1.width < 350 || box1.x > 5) throw new Error(`at 360 px the thread panel does not take the screen: ${JSON.stringify(box1)}`);
     if (!(await B.locator('section.chat').evaluate((el) => el.inert))) throw new Error('on a phone the chat under the thread panel stays in the Tab order');
     await noSidewaysOverflow(B, '360 px: thread panel');
-    await B.screenshot({ path: '/tmp/shot-phone-thread.png' });
     await B.keyboard.press('Escape');
     await panel.waitFor({ state: 'hidden' });
     if (await B.locator('section.chat').evaluate((el) => el.inert)) throw new Error('the chat stayed inert after the thread panel closed');
@@ -1284,8 +1280,6 @@ async function main() {
     await row.locator('.mention-chat', { hasText: 'Weekend plans' }).waitFor();
     await row.locator('.thread-row-count', { hasText: '3 replies' }).waitFor();
     await a11yAudit(A, 'the Threads page');
-    await A.screenshot({ path: '/tmp/shot-threads-page.png' });
-    await B.screenshot({ path: '/tmp/shot-bob-chat.png' });
     await row.click();
     const panel = panelOf(A);
     await panel.locator('.tmsg', { hasText: 'Plates are in my car' }).waitFor();

@@ -102,16 +102,17 @@ export function mountThread(host, chatId, rootId, { onClose, onShowInChat, canDe
       name,
       h('time', { datetime: m.created_at, title: fullTime(m.created_at) }, isRoot ? fullTime(m.created_at) : time(m.created_at)),
       m.edited_at && !m.deleted ? h('span', { class: 'muted' }, '(edited)') : null,
-      m.also_in_chat && !isRoot ? h('span', { class: 'tmsg-also', title: 'This reply shows in the chat too' }, 'also in the chat') : null,
-      isRoot && !m.deleted ? h('button', { type: 'button', class: 'link tmsg-show', onclick: () => onShowInChat(m) }, 'Show in chat') : null
+      m.also_in_chat && !isRoot ? h('span', { class: 'tmsg-also', title: 'This reply shows in the chat too' }, 'also in the chat') : null
     );
+    // Under the root (its actions show at the top right, over whatever is there).
+    const foot = isRoot && !m.deleted ? h('div', { class: 'tmsg-foot' }, h('button', { type: 'button', class: 'link', onclick: () => onShowInChat(m) }, 'Show in chat')) : null;
     const cls = ['tmsg', isRoot ? 'root' : '', own ? 'own' : '', m.pending ? 'pending' : '', m.failed ? 'failed' : '', m.deleted ? 'deleted' : '', (m.mentions || []).includes(state.me.id) ? 'mentioned' : ''];
     const el = h(
       'div',
       { class: cls.filter(Boolean).join(' '), dataset: { id: m.id, seq: m.pending ? '' : m.seq }, tabindex: isRoot ? null : '-1' },
       // The name is the keyboard's way to the profile: the picture is for the pointer only.
       h('button', { type: 'button', class: 'avatar-btn', tabindex: '-1', 'aria-label': `Profile of ${own ? nameOf(state.me) : who}`, onclick: () => openProfile(m.sender_id) }, avatar(sender || { id: m.sender_id }, { size: 32 })),
-      h('div', { class: 'tmsg-main' }, head, files, text, renderReactions(chatId, m, reactorNames))
+      h('div', { class: 'tmsg-main' }, head, files, text, renderReactions(chatId, m, reactorNames), foot)
     );
     if (m.pending && m.failed) {
       el.append(
