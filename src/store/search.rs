@@ -103,11 +103,13 @@ macro_rules! push_parts {
 /// chats they are in (no bound), and the chats they left, up to when they left.
 fn push_visible_chats(parts: &mut Vec<Part>, user_id: &str) {
     parts.push(Part::Sql(
-        "(SELECT chat_id, CAST(NULL AS TIMESTAMPTZ) AS upto_at FROM chat_members WHERE user_id = ".into(),
+        "(SELECT chat_id, CAST(NULL AS TIMESTAMPTZ) AS upto_at FROM chat_members WHERE user_id = "
+            .into(),
     ));
     parts.push(Part::Bind(user_id.into()));
     parts.push(Part::Sql(
-        " UNION ALL SELECT d.chat_id, MAX(d.left_at) FROM chat_departures d WHERE d.user_id = ".into(),
+        " UNION ALL SELECT d.chat_id, MAX(d.left_at) FROM chat_departures d WHERE d.user_id = "
+            .into(),
     ));
     parts.push(Part::Bind(user_id.into()));
     parts.push(Part::Sql(

@@ -59,6 +59,7 @@ export function reset() {
   state.pins.clear();
   state.jump = null;
   state.threads.clear();
+  stateChangedAt.clear();
 }
 
 // People
