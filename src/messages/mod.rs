@@ -385,7 +385,7 @@ async fn commit(
             .realtime
             .to_chat(&chat_id, &event, Some(&viewer.user_id));
         if let Some(root_id) = &view.thread_root_id {
-            threads::announce(state, viewer, &chat_id, root_id).await;
+            threads::announce(state, viewer, &chat_id, root_id, Some(&view)).await;
         }
     }
     Ok((view, created))
@@ -594,7 +594,7 @@ pub async fn delete(
             .realtime
             .to_chat(&chat.id, &event, Some(&viewer.user_id));
         if let Some(root_id) = &message.thread_root_id {
-            threads::announce(state, viewer, &chat.id, root_id).await;
+            threads::announce(state, viewer, &chat.id, root_id, None).await;
         }
     }
     Ok(())

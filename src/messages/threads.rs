@@ -104,14 +104,38 @@ pub async fn views_of_roots(
         .collect())
 }
 
-/// Tells the chat a thread changed (a reply came or went).
-pub async fn announce(state: &AppState, viewer: &AuthUser, chat_id: &str, root_id: &str) {
+/// Tells the chat a thread changed (a reply came or went). For a new reply, also
+/// tells the people it made follow (its sender, the root's author, whoever it
+/// mentions) where they now stand, on their own devices.
+pub async fn announce(
+    state: &AppState,
+    viewer: &AuthUser,
+    chat_id: &str,
+    root_id: &str,
+    new_reply: Option<&MessageView>,
+) {
     let summary = async {
         let root = state
             .db
             .message(chat_id, root_id)
             .await?
             .ok_or_else(|| Error::NotFound("Message not found".into()))?;
+        if let Some(reply) = new_reply {
+            let mut people = reply.mentions.clone();
+            people.push(viewer.user_id.clone());
+            people.extend(root.sender_id.clone());
+            for (user_id, following, unread_count) in
+                state.db.thread_states(&root.id, &people).await?
+            {
+                let event = ServerEvent::ThreadState {
+                    chat_id: chat_id.into(),
+                    root_id: root_id.into(),
+                    following,
+                    unread_count: if following { unread_count } else { 0 },
+                };
+                state.realtime.to_user(&user_id, &event);
+            }
+        }
         let people = state
             .db
             .thread_people_of_many(std::slice::from_ref(&root.id), "")

@@ -185,11 +185,13 @@ macro_rules! unread_count_sql {
     };
 }
 
-/// Mentions of `$1` in chat `c` after member `m`'s read pointer (one index range).
+/// Mentions of `$1` in chat `c` after member `m`'s read pointer (one index range),
+/// in the main timeline (those in thread-only replies count in their thread).
 macro_rules! mention_count_sql {
     () => {
         "(SELECT COUNT(*) FROM message_mentions mm WHERE mm.user_id = $1 AND mm.chat_id = c.id \
-          AND mm.seq > m.read_seq)"
+          AND mm.seq > m.read_seq AND NOT EXISTS (SELECT 1 FROM messages t WHERE t.id = mm.message_id \
+          AND t.thread_root_id IS NOT NULL AND NOT t.also_in_chat))"
     };
 }
 

@@ -188,6 +188,28 @@ impl Db {
         Ok(rows.into_iter().collect())
     }
 
+    /// Where these users stand in a thread they have a row in: (user, following, unread).
+    pub async fn thread_states(
+        &self,
+        root_id: &str,
+        user_ids: &[String],
+    ) -> Result<Vec<(String, bool, i64)>> {
+        let sql = id_list_sql!(
+            &self.read,
+            concat!(
+                "SELECT f.user_id, f.following, ",
+                thread_unread_sql!("f"),
+                " FROM thread_follows f WHERE f.root_id = $2 AND f.user_id IN "
+            ),
+            ""
+        );
+        Ok(on_pool!(&self.read, |p| sqlx::query_as(sql)
+            .bind(id_list(user_ids))
+            .bind(root_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
     /// Follows or unfollows a thread.
     pub async fn set_thread_following(
         &self,

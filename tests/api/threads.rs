@@ -253,6 +253,31 @@ async fn replies_stay_in_their_thread_and_count_for_followers(backend: Backend) 
     let list = app.get("/chats", Some(&carol.token)).await.expect(200).body;
     assert_eq!(list["items"][0]["last_message"]["id"], other_id);
 
+    // A mention in a thread-only reply makes carol follow; it counts in the thread,
+    // not as a mention in the chat, whose reading cannot reach it.
+    let topic = send(&app, &alice, &chat, "third topic").await;
+    let (_, carol_threads) = counts(&app, &carol, &chat).await;
+    reply(
+        &app,
+        &bob,
+        &chat,
+        topic["id"].as_str().unwrap(),
+        "@carol have a look",
+    )
+    .await;
+    assert_eq!(counts(&app, &carol, &chat).await.1, carol_threads + 1);
+    let list = app.get("/chats", Some(&carol.token)).await.expect(200).body;
+    assert_eq!(list["items"][0]["mention_count"], 0);
+    let mentions = app
+        .get("/mentions", Some(&carol.token))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        mentions[0]["content"], "@carol have a look",
+        "still listed as hers"
+    );
+
     // A member who leaves no longer has the chat's threads.
     app.request(
         Method::DELETE,
@@ -510,6 +535,12 @@ async fn thread_replies_come_live_and_by_resume(backend: Backend) {
     assert_eq!(ack["message"]["thread_root_id"], root_id);
     let created = a.next_of("message.created").await;
     assert_eq!(created["message"]["thread_root_id"], root_id);
+    // The root's author now follows, and hears so with the unread count.
+    let state = a.next_of("thread.state").await;
+    assert_eq!(
+        (&state["following"], &state["unread_count"]),
+        (&json!(true), &json!(1))
+    );
     let updated = a.next_of("thread.updated").await;
     assert_eq!(
         (&updated["root_id"], &updated["thread"]["reply_count"]),
