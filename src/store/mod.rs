@@ -90,6 +90,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0008_threads.sql"),
         include_str!("../../migrations/postgres/0008_threads.sql"),
     ),
+    (
+        9,
+        "search_newest",
+        include_str!("../../migrations/sqlite/0009_search_newest.sql"),
+        include_str!("../../migrations/postgres/0009_search_newest.sql"),
+    ),
 ];
 
 fn migrator(postgres: bool) -> Migrator {

@@ -156,24 +156,23 @@ impl Db {
         };
         let sql = |parts: &mut Vec<Part>, text: &str| parts.push(Part::Sql(text.to_string()));
         if postgres {
-            // For each chat of mine, its newest matches (one walk of its
-            // (chat_id, created_at) index, or of the word index when the word is rare:
-            // the planner knows which from the index's statistics); then the newest
-            // of those. Sorting every match of a common word across all chats is what
-            // this avoids.
+            // The page is chosen from message_search alone, and only its rows are
+            // joined to messages. The planner picks between walking the newest-first
+            // index (a common word: the first rows match) and the word index (a rare
+            // word: few rows to sort) from the word index's statistics.
             sql(
                 &mut parts,
                 concat!(
                     "SELECT ",
                     message_columns!("m."),
-                    ", CAST(0 AS BIGINT) AS key_rowid FROM "
+                    ", CAST(0 AS BIGINT) AS key_rowid FROM (SELECT ms.message_id, ms.created_at \
+                     FROM message_search ms JOIN "
                 ),
             );
             push_visible_chats(&mut parts, user_id);
             sql(
                 &mut parts,
-                " CROSS JOIN LATERAL (SELECT ms.message_id, ms.created_at FROM message_search ms \
-                 WHERE ms.chat_id = cm.chat_id AND (cm.upto_at IS NULL OR ms.created_at <= cm.upto_at)",
+                " ON cm.chat_id = ms.chat_id AND (cm.upto_at IS NULL OR ms.created_at <= cm.upto_at) WHERE 1 = 1",
             );
         } else {
             // SQLite walks the tier's FTS5 index newest first (rowid order is send
@@ -246,6 +245,18 @@ impl Db {
             }
         }
         for term in &q.terms {
+            // On PostgreSQL the word index finds whole words: a plain word's match
+            // already implies it is there, and a phrase is checked with strpos, which
+            // the planner does not take for rare (as it would LIKE, then sort every
+            // match of a common phrase instead of walking newest first).
+            if postgres && tier == Tier::Words {
+                if !term.chars().all(char::is_alphanumeric) {
+                    sql(&mut parts, " AND strpos(ms.text, ");
+                    parts.push(Part::Bind(term.clone()));
+                    sql(&mut parts, ") > 0");
+                }
+                continue;
+            }
             sql(&mut parts, " AND ms.text LIKE ");
             parts.push(Part::Bind(contains(term)));
             sql(&mut parts, " ESCAPE '\\'");
@@ -255,9 +266,7 @@ impl Db {
             parts.push(Part::Bind(contains(term)));
             sql(&mut parts, " ESCAPE '\\'");
         }
-        if let Some(chat_id) = &q.chat_id
-            && !postgres
-        {
+        if let Some(chat_id) = &q.chat_id {
             sql(&mut parts, " AND ms.chat_id = ");
             parts.push(Part::Bind(chat_id.clone()));
         }
@@ -281,13 +290,12 @@ impl Db {
         }
         match (postgres, after_key) {
             (true, Some(key)) => {
-                sql(&mut parts, " AND (ms.created_at < ");
+                // A row comparison, so the newest-first index can start right there.
+                sql(&mut parts, " AND (ms.created_at, ms.message_id) < (");
                 parts.push(Part::Time(key.created_at));
-                sql(&mut parts, " OR (ms.created_at = ");
-                parts.push(Part::Time(key.created_at));
-                sql(&mut parts, " AND ms.message_id < ");
+                sql(&mut parts, ", ");
                 parts.push(Part::Bind(key.message_id.clone()));
-                sql(&mut parts, "))");
+                sql(&mut parts, ")");
             }
             (false, Some(key)) => {
                 sql(&mut parts, &format!(" AND {rowid} < "));
@@ -303,15 +311,8 @@ impl Db {
             parts.push(Part::Int(limit));
             sql(
                 &mut parts,
-                ") ms JOIN messages m ON m.id = ms.message_id AND m.deleted_at IS NULL WHERE 1 = 1",
-            );
-            if let Some(chat_id) = &q.chat_id {
-                sql(&mut parts, " AND cm.chat_id = ");
-                parts.push(Part::Bind(chat_id.clone()));
-            }
-            sql(
-                &mut parts,
-                " ORDER BY ms.created_at DESC, ms.message_id DESC LIMIT ",
+                ") ms JOIN messages m ON m.id = ms.message_id AND m.deleted_at IS NULL \
+                 ORDER BY ms.created_at DESC, ms.message_id DESC LIMIT ",
             );
         } else {
             sql(&mut parts, &format!(" ORDER BY {rowid} DESC LIMIT "));
