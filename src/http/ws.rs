@@ -20,8 +20,10 @@ use crate::state::AppState;
 
 /// Frames larger than this are refused (the connection closes with 1009).
 const MAX_MESSAGE: usize = 64 * 1024;
-/// Per-connection read buffer: axum's default (128 KiB) would cost that much per idle socket.
-const READ_BUFFER: usize = 4 * 1024;
+/// Per-connection read buffer: axum's default (128 KiB) would cost that much per idle
+/// socket. Client frames are small (a send is well under 1 KiB); larger ones take a
+/// few more reads.
+const READ_BUFFER: usize = 1024;
 /// The most connections one user may hold on a node.
 const MAX_PER_USER: u32 = 20;
 

@@ -166,9 +166,7 @@ struct Connection {
 pub async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
     let (link, mut events) = Link::open(&state, &user);
     let mut conn = Connection {
-        blocked: state
-            .db
-            .block_ids(&user.user_id, true)
+        blocked: Box::pin(state.db.block_ids(&user.user_id, true))
             .await
             .unwrap_or_default(),
         link,
@@ -177,13 +175,16 @@ pub async fn run(mut socket: WebSocket, state: AppState, user: AuthUser) {
         delivered: HashMap::new(),
         last_typing: HashMap::new(),
     };
-    let close = match conn.start(&mut socket).await {
+    let close = match Box::pin(conn.start(&mut socket)).await {
         Ok(()) => conn.serve(&mut socket, &mut events).await,
         Err(_) => None,
     };
-    conn.link.close(&mut socket, close).await;
+    Box::pin(conn.link.close(&mut socket, close)).await;
 }
 
+// A connection's task is as large as the largest state of its future, and it lives
+// as long as the socket; so what runs only now and then (a frame's use case, a
+// database check) is boxed, and an idle connection keeps only its loop.
 impl Connection {
     /// Subscribes to every chat, then sends `ready`.
     async fn start(&mut self, socket: &mut WebSocket) -> Result<(), Error> {
@@ -218,7 +219,7 @@ impl Connection {
                     last_heard = Instant::now();
                     match frame {
                         Message::Text(text) => {
-                            if self.handle_frame(socket, text.as_str()).await.is_err() {
+                            if Box::pin(self.handle_frame(socket, text.as_str())).await.is_err() {
                                 return None;
                             }
                         }
@@ -238,7 +239,7 @@ impl Connection {
                     let mut next = Some(event);
                     let mut batch = 0;
                     while let Some(event) = next.take() {
-                        if let Some(why) = self.link.ended_by(&event).await {
+                        if let Some(why) = Box::pin(self.link.ended_by(&event)).await {
                             return Some(why);
                         }
                         if self.forward(socket, &event).await.is_err() {
@@ -259,7 +260,7 @@ impl Connection {
                     }
                     // Ended sessions are announced, but a revoked refresh token ends one
                     // without knowing whose: check here too.
-                    if self.link.session_ended().await {
+                    if Box::pin(self.link.session_ended()).await {
                         return Some((close::UNAUTHORIZED, "session ended"));
                     }
                     if socket.send(Message::Ping(Default::default())).await.is_err() {
@@ -472,7 +473,7 @@ pub async fn run_status(mut socket: WebSocket, state: AppState, user: AuthUser) 
                 let answer = match serde_json::from_str::<StatusFrame>(text.as_str()) {
                     Ok(frame) => {
                         let req = users::StatusUpdate { status: frame.status, status_text: None, expires_at: None };
-                        users::set_status(&state, &user, &user.user_id, req).await.err().map(|e| describe(&e).1)
+                        Box::pin(users::set_status(&state, &user, &user.user_id, req)).await.err().map(|e| describe(&e).1)
                     }
                     Err(_) => Some("invalid status".to_string()),
                 };
@@ -483,7 +484,7 @@ pub async fn run_status(mut socket: WebSocket, state: AppState, user: AuthUser) 
                 }
             }
             Some(event) = events.recv() => {
-                if let Some(why) = link.ended_by(&event).await { break Some(why); }
+                if let Some(why) = Box::pin(link.ended_by(&event)).await { break Some(why); }
                 let Ok(value) = serde_json::from_str::<serde_json::Value>(&event.json) else { continue };
                 if value["type"] == "presence" {
                     let change = serde_json::json!({
@@ -494,7 +495,7 @@ pub async fn run_status(mut socket: WebSocket, state: AppState, user: AuthUser) 
             }
         }
     };
-    link.close(&mut socket, close).await;
+    Box::pin(link.close(&mut socket, close)).await;
 }
 
 /// The messages of one chat this connection has sent (or the client said it has):
@@ -613,7 +614,7 @@ pub async fn run_chat_room(
                     thread_root_id: None,
                     also_in_chat: false,
                 };
-                if let Err(err) = messages::send(&state, &user, &chat_id, req).await {
+                if let Err(err) = Box::pin(messages::send(&state, &user, &chat_id, req)).await {
                     if matches!(err, Error::NotFound(_)) {
                         break Some((close::FORBIDDEN, "not a member"));
                     }
@@ -623,7 +624,7 @@ pub async fn run_chat_room(
                 }
             }
             Some(event) = events.recv() => {
-                if let Some(why) = link.ended_by(&event).await { break Some(why); }
+                if let Some(why) = Box::pin(link.ended_by(&event)).await { break Some(why); }
                 let Ok(mut value) = serde_json::from_str::<serde_json::Value>(&event.json) else { continue };
                 match value["type"].as_str() {
                     Some("message.created") if value["message"]["chat_id"] == chat_id.as_str() => {
@@ -639,5 +640,5 @@ pub async fn run_chat_room(
             }
         }
     };
-    link.close(&mut socket, close).await;
+    Box::pin(link.close(&mut socket, close)).await;
 }
