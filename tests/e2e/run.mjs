@@ -7,12 +7,14 @@
 // (highlight and the Mentions list), avatars (a photo others see after `user.updated`) and message
 // search (accents, CJK, filters, pages; a result opens its chat on the message), threads (replies
 // in a panel, live; "Also send to chat"; the Threads page and its badge; follow and unfollow).
+// Forward (a copy that names and opens its original), delete, roles, my chat settings (mute, pin),
+// and a forgotten password reset from the mailed link, then a login without "remember me".
 // Any console error, page error or CSP violation in a page fails the run.
 //
 //   node tests/e2e/run.mjs          (BLOCKCHAT_BIN overrides the server binary)
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -899,7 +901,7 @@ async function main() {
     if (await A.locator('.msg', { hasText: 'Can you hear me?' }).count()) throw new Error('the refused message reached alice');
   });
 
-  await step('over 500 missed while offline: resync, and the newest page comes', async () => {
+  await step('over 500 missed while offline: resync, and the newest page comes; scrolling up loads the page before it', async () => {
     const chatId = chatIdOf(A);
     await bob.context.setOffline(true);
     await B.locator('.banner', { hasText: 'Reconnecting' }).waitFor();
@@ -916,6 +918,14 @@ async function main() {
     await B.locator('.banner').waitFor({ state: 'hidden' });
     if (bob.frames.filter((f) => f.type === 'resync').length !== resyncs + 1) throw new Error('no resync frame');
     await A.locator('.msg.own .body', { hasText: 'Burst the last' }).waitFor();
+    // Bob holds the newest page only: scrolling up loads the one before it.
+    const held = await B.locator('.items .msg').count();
+    const asked = bob.requests.length;
+    await B.locator('.messages').evaluate((el) => (el.scrollTop = 0));
+    await B.waitForFunction((n) => document.querySelectorAll('.items .msg').length > n, held);
+    if (!bob.requests.slice(asked).some((u) => /\/messages\?before=\d+/.test(u))) throw new Error('scrolling up did not load earlier messages');
+    // …and keeps what was in view where it was (the page goes above it; no run of further pages).
+    if ((await B.locator('.messages').evaluate((el) => el.scrollTop)) < 400) throw new Error('after loading earlier messages the view jumped to the top');
     for (const p of [alice, bob]) await nothingTwice(p);
   });
 
@@ -1162,7 +1172,7 @@ async function main() {
     const drawer = A.locator('.drawer');
     await drawer.getByLabel('Who can mention @all and @here').waitFor();
     await drawer.getByLabel('Who can pin messages').selectOption('admins');
-    await A.locator('.toast', { hasText: 'Saved' }).waitFor();
+    await A.locator('.toast', { hasText: /^Saved$/ }).waitFor();
     await B.waitForFunction(() => !document.querySelector('.msg-actions [aria-label="Pin message"], .msg-actions [aria-label="Unpin message"]'));
     if (!(await pinAction(A).count())) throw new Error('the owner lost the pin action');
     await drawer.locator('input[type=file]').setInputFiles({ name: 'group.png', mimeType: 'image/png', buffer: makePng(64, 64) });
@@ -1298,6 +1308,89 @@ async function main() {
     if (await rootOnA().locator('.thread-summary.unread').count()) throw new Error('an unfollowed thread shows unread replies');
     await B.keyboard.press('Escape');
     for (const p of [alice, bob]) await nothingTwice(p);
+  });
+
+  await step('forward and delete: alice forwards a group message to bob; his copy says where it came from and opens it; she deletes the original', async () => {
+    const text = 'Forward me to Bob';
+    await box(A).fill(text);
+    await box(A).press('Enter');
+    const original = A.locator('.msg.own', { hasText: text });
+    await original.locator('[data-receipt]').waitFor();
+    await original.hover();
+    await original.getByRole('button', { name: 'Forward' }).click();
+    const dlg = A.getByRole('dialog', { name: 'Forward message' });
+    await dlg.waitFor();
+    await A.keyboard.type('bob');
+    await dlg.locator('label', { hasText: 'Bob Builder' }).locator('input').check();
+    await a11yAudit(A, 'the forward dialog');
+    await dlg.getByRole('button', { name: 'Forward' }).click();
+    await A.locator('.toast', { hasText: 'Forwarded to Bob Builder' }).waitFor();
+    await dlg.waitFor({ state: 'detached' });
+    // Bob: the copy in the direct chat names where it came from, and opens the original there.
+    await chatRow(B, 'Alice Liddell').click();
+    const note = B.locator('.msg.theirs', { hasText: text }).getByRole('button', { name: /^Forwarded from Alice Liddell, in Weekend plans/ });
+    await note.click();
+    await B.locator('.chat-title', { hasText: 'Weekend plans' }).waitFor();
+    await B.waitForFunction((t) => document.activeElement?.matches('.msg') && document.activeElement.textContent.includes(t), text);
+    // Alice deletes her original: bob, who has it open, sees it go.
+    await original.hover();
+    await original.getByRole('button', { name: 'Delete' }).click();
+    await A.getByRole('dialog', { name: 'Delete message' }).getByRole('button', { name: 'Delete' }).click();
+    await original.waitFor({ state: 'detached' });
+    await A.locator('.msg.deleted', { hasText: 'This message was deleted' }).waitFor();
+    await B.locator('.msg.deleted', { hasText: 'This message was deleted' }).waitFor();
+  });
+
+  await step('roles and my chat settings: alice makes bob an admin (he may pin again); bob mutes and pins the group', async () => {
+    await A.getByRole('button', { name: 'Chat info' }).first().click();
+    const drawer = A.locator('.drawer');
+    await drawer.getByLabel('Role of Bob Builder').selectOption('admin');
+    await A.locator('.toast', { hasText: 'Role changed' }).waitFor();
+    await B.locator('.msg-actions [aria-label="Pin message"]').first().waitFor({ state: 'attached' });
+    await A.keyboard.press('Escape');
+    await B.getByRole('button', { name: 'Chat info' }).first().click();
+    const mine = B.locator('.drawer');
+    await mine.locator('.person-row', { hasText: 'Bob Builder (you)' }).locator('.role-admin').waitFor();
+    await mine.getByLabel('Mute notifications').selectOption('8h');
+    await mine.getByLabel('Pin to the top of my list').check();
+    const row = chatRow(B, 'Weekend plans');
+    await row.locator('.mark[title="Muted"]').waitFor();
+    await row.locator('.mark[title="Pinned"]').waitFor();
+    if (!/pinned, muted$/.test(await row.getAttribute('aria-label'))) throw new Error(`the row does not say pinned and muted: ${await row.getAttribute('aria-label')}`);
+    if ((await B.locator('a.chat-row').first().getAttribute('href')) !== (await row.getAttribute('href'))) throw new Error('the pinned chat is not first in the list');
+    await B.keyboard.press('Escape');
+  });
+
+  await step('accounts: carol resets her forgotten password from the emailed link and logs in without “remember me”', async () => {
+    const r = await fetch(`${base}/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'carol', email: 'carol@example.com', password: PASSWORD }) });
+    if (!r.ok) throw new Error(`register carol: ${r.status}`);
+    const carol = await newPerson(base, 'carol');
+    const C = carol.page;
+    await C.getByRole('link', { name: 'Forgot your password?' }).click();
+    await C.getByLabel('Email').fill('carol@example.com');
+    await C.getByRole('button', { name: 'Send the link' }).click();
+    await C.locator('.notice', { hasText: 'a link is on its way' }).waitFor();
+    // Without SMTP the mail lands in the outbox (quoted-printable).
+    const outbox = join(dataDir, 'outbox');
+    const mail = readdirSync(outbox).map((f) => readFileSync(join(outbox, f), 'utf8')).find((m) => m.includes('To: carol@example.com'));
+    const link = mail?.replace(/=\r?\n/g, '').replace(/=3D/g, '=').match(/http\S+#\/reset-password\?token=\S+/)?.[0];
+    if (!link) throw new Error('no reset link in the outbox');
+    await C.goto(link);
+    const fresh = `${PASSWORD} again`;
+    await C.getByLabel('New password').fill(fresh);
+    await C.getByLabel('Repeat it').fill(fresh);
+    await C.getByRole('button', { name: 'Set password' }).click();
+    await C.locator('.notice', { hasText: 'Your password is changed' }).waitFor();
+    await C.getByLabel('Username or email').fill('carol');
+    await C.getByLabel('Password').fill(fresh);
+    await C.getByLabel('Remember me on this device').uncheck();
+    await C.getByRole('button', { name: 'Log in' }).click();
+    await C.locator('.sidebar').waitFor();
+    const kept = await C.evaluate(() => [!!sessionStorage.getItem('blockchat.session'), !!localStorage.getItem('blockchat.session')]);
+    if (kept[0] !== true || kept[1] !== false) throw new Error(`without “remember me” the session belongs in sessionStorage only: ${kept}`);
+    await C.reload();
+    await C.locator('.sidebar').waitFor();
+    await carol.context.close();
   });
 
   await step('the sessions list shows both of alice’s devices', async () => {

@@ -205,7 +205,9 @@ export async function loadOlder(chatId) {
   store.touch(chatId);
   try {
     const before = store.oldestSeq(chatId);
+    const epoch = l.epoch;
     const page = await getMessages(`/chats/${chatId}/messages?before=${before}&limit=${PAGE}`);
+    if (l.epoch !== epoch) return; // the log was reset meanwhile (resync): this page no longer joins it
     l.hasOlder = page.length > 0 && page[0].seq > 1;
     store.upsertMessages(chatId, page);
   } finally {
@@ -225,6 +227,7 @@ export async function reloadNewest(chatId) {
   if (!l.loaded || (page.length === PAGE && page[0].seq > store.newestSeq(chatId) + 1)) {
     l.byId.clear();
     l.holes.clear();
+    l.epoch = (l.epoch || 0) + 1; // a page asked for before this (refreshRecent's) must not bring the dropped part back
     l.hasOlder = page.length > 0 && page[0].seq > 1;
   }
   l.loaded = true;
@@ -249,7 +252,10 @@ export async function fetchNewer(chatId, overlap = 20) {
 /** The newest `n` messages held, again: edits and deletions are not replayed by resume. */
 export async function refreshRecent(chatId, n = 20) {
   const after = beforeNewest(chatId, n);
-  store.upsertMessages(chatId, await getMessages(`/chats/${chatId}/messages?after=${after}&limit=${n}`));
+  const l = store.log(chatId);
+  const epoch = l.epoch;
+  const page = await getMessages(`/chats/${chatId}/messages?after=${after}&limit=${n}`);
+  if (l.epoch === epoch && store.log(chatId) === l) store.upsertMessages(chatId, page);
 }
 
 /** Everything after seq `after` (a live message came past what was seen: something was missed). */
@@ -418,6 +424,14 @@ export async function deleteMessage(chatId, messageId) {
   const m = store.findMessage(chatId, messageId);
   if (m) store.upsertMessages(chatId, [{ ...m, deleted: true, content: '', html: '', reactions: [] }]);
   if (store.pinnedIds(chatId).has(messageId)) pinsChanged(chatId);
+}
+
+/** Forward a message to other chats (at most 10; all or none). The copies come live too; a loaded log takes them at once. */
+export async function forwardMessage(chatId, messageId, toChatIds) {
+  const copies = await api.post(`/chats/${chatId}/messages/${messageId}/forward`, { to_chat_ids: toChatIds });
+  for (const m of copies) if (state.logs.get(m.chat_id)?.loaded) store.upsertMessages(m.chat_id, [m]);
+  loadChatsSoon();
+  return copies;
 }
 
 const refetching = new Map();

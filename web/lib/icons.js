@@ -12,6 +12,7 @@ const PATHS = {
   settings: 'M4 21v-7M4 10V3M12 21v-9M12 8V3M20 21v-5M20 12V3M1 14h6M9 8h6M17 16h6',
   info: 'M12 2a10 10 0 1 0 0 20a10 10 0 1 0 0-20zM12 16v-4M12 8h.01',
   reply: 'M9 17l-5-5 5-5M4 12h11a5 5 0 0 1 5 5v2',
+  forward: 'M15 17l5-5-5-5M20 12H9a5 5 0 0 0-5 5v2',
   edit: 'M17 3l4 4L7 21H3v-4L17 3z',
   trash: 'M3 6h18M8 6V4h8v2M19 6l-1 14H6L5 6M10 11v6M14 11v6',
   more: 'M5 12h.01M12 12h.01M19 12h.01',

@@ -19,6 +19,7 @@ import { mountPins } from './pins.js';
 import { openEmojiPicker, renderReactions } from './reactions.js';
 import { openSearch } from './search.js';
 import { mountThread } from './thread.js';
+import { forwardDialog } from './forward.js';
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
 const allows = (policy, role) => policy === 'everyone' || role === 'admin' || role === 'owner';
@@ -153,7 +154,7 @@ export function mountChat(pane, chatId) {
       m.edited_at, m.deleted, m.html, m.content, m.pending, m.failed, m.error, m.sender_blocked, (m.attachments || []).map((f) => f.id).join(),
       item.continued, receipt(m), nameById(m.sender_id), isGroup(), myRole(), revealed.has(m.id),
       m.type === 'system' ? describeEvent(m) : '', target ? [target.deleted, target.content, nameById(target.sender_id)] : m.reply_to,
-      m.reactions, m.mentions, pinned.has(m.id), canPin(), isGroup() && store.userById(m.sender_id)?.avatar_url,
+      m.reactions, m.mentions, m.forwarded_from, m.forwarded_from?.sender_id && nameById(m.forwarded_from.sender_id), pinned.has(m.id), canPin(), isGroup() && store.userById(m.sender_id)?.avatar_url,
       m.thread, (m.thread?.participant_ids || []).slice(0, 3).map((id) => [nameById(id), store.userById(id)?.avatar_url]), m.thread_root_id ? threadNoteText(m) : '',
     ]);
   }
@@ -214,6 +215,7 @@ export function mountChat(pane, chatId) {
       'div',
       { class: 'bubble' },
       group && !own && !continued ? h('button', { type: 'button', class: 'sender', onclick: () => openProfile(m.sender_id) }, senderName) : h('span', { class: 'sr-only' }, `${senderName}: `),
+      m.forwarded_from ? forwardedNote(m.forwarded_from) : null,
       m.reply_to ? quote(m.reply_to) : null,
       m.thread_root_id ? threadNote(m) : null,
       files,
@@ -253,6 +255,22 @@ export function mountChat(pane, chatId) {
       const self = (p) => p.slice(1).toLowerCase() === state.me.username || (mentioned && ['@all', '@here'].includes(p.toLowerCase()));
       node.replaceWith(...parts.map((p, i) => (i % 2 ? h('span', { class: `mention${self(p) ? ' self' : ''}` }, p) : p)));
     }
+  }
+
+  /** "Forwarded from <who>" on a copy (where it came from, a button to it, only for those in that chat). */
+  function forwardedNote(f) {
+    if (f.sender_id) actions.ensureUser(f.sender_id);
+    const who = f.sender_id ? (f.sender_id === state.me.id ? 'you' : nameById(f.sender_id)) : '';
+    const words = who ? `Forwarded from ${who}` : 'Forwarded';
+    const from = f.chat_id && f.message_id && store.chatById(f.chat_id);
+    const inner = [icon('forward'), h('span', {}, words)];
+    if (!from) return h('div', { class: 'forwarded', title: `Originally sent ${fullTime(f.created_at)}` }, inner);
+    const open = () => {
+      state.jump = { chatId: f.chat_id, id: f.message_id, seq: null };
+      if (f.chat_id === chatId) takeJump();
+      else go(`/chat/${f.chat_id}`);
+    };
+    return h('button', { type: 'button', class: 'forwarded', 'aria-label': `${words}, in ${chatTitle(from)}: show the original`, title: `Originally sent ${fullTime(f.created_at)}`, onclick: open }, inner);
   }
 
   function quote(id) {
@@ -323,6 +341,7 @@ export function mountChat(pane, chatId) {
       { class: 'msg-actions', role: 'toolbar', 'aria-label': 'Message actions' },
       btn('reply', 'Reply', () => composer.reply(m)),
       m.type === 'text' ? btn('thread', 'Reply in thread', (e) => openThread(m.thread_root_id || m.id, e.currentTarget), 'reply-thread') : null,
+      m.type === 'text' ? btn('forward', 'Forward', () => forwardDialog(chatId, m)) : null,
       m.type === 'text' ? btn('smile', 'Add reaction', (e) => pickReaction(m, e.currentTarget), 'react') : null,
       canPin() ? btn(isPinned ? 'pinOff' : 'pin', isPinned ? 'Unpin message' : 'Pin message', () => busy(null, () => (isPinned ? actions.unpinMessage(chatId, m.id) : actions.pinMessage(chatId, m.id)), { success: isPinned ? 'Unpinned' : 'Pinned' }), 'pin') : null,
       own && m.type === 'text' && m.content ? btn('edit', 'Edit', () => composer.edit(m)) : null,
@@ -410,7 +429,7 @@ export function mountChat(pane, chatId) {
       if (destroyed.v) return;
       render();
     }
-    if (!find()) return toast('That message is no longer in this chat.', 'error');
+    if (!find()) return toast(seq ? 'That message is no longer in this chat.' : 'That message is further up: scroll to load it.', seq ? 'error' : 'info');
     stickToBottom = false;
     scrollToMessage(id, 'auto');
     updateJump();
@@ -433,7 +452,8 @@ export function mountChat(pane, chatId) {
     let anchor = null;
     let anchorOffset = 0;
     if (!wasAtBottom) {
-      anchor = [...items.children].find((el) => el.offsetTop + el.offsetHeight > list.scrollTop);
+      // A message, not a separator: the day's separator moves up when older messages of the same day come.
+      anchor = [...items.children].find((el) => el.dataset.id && el.offsetTop + el.offsetHeight > list.scrollTop);
       if (anchor) anchorOffset = anchor.offsetTop - list.scrollTop;
     }
     reconcile(items, buildItems(), (i) => i.key, renderItem, signature);
@@ -449,8 +469,10 @@ export function mountChat(pane, chatId) {
       } else list.scrollTop = list.scrollHeight;
     } else if (wasAtBottom) {
       list.scrollTop = list.scrollHeight;
-    } else if (anchor?.isConnected) {
-      list.scrollTop = anchor.offsetTop - anchorOffset;
+    } else if (anchor) {
+      // By id: the element itself is drawn anew when it changes (it joins the sender's run above it, say).
+      const again = items.querySelector(`[data-id="${CSS.escape(anchor.dataset.id)}"]`);
+      if (again) list.scrollTop = again.offsetTop - anchorOffset;
     }
     stickToBottom = false;
     updateJump();

@@ -14,6 +14,7 @@ import { mountComposer } from './composer.js';
 import { renderAttachments } from './attachments.js';
 import { openEmojiPicker, renderReactions } from './reactions.js';
 import { openProfile } from './profile.js';
+import { forwardDialog } from './forward.js';
 
 const OLDER_PAGES_FOR_A_JUMP = 10; // how far back a jump to a reply (from Mentions or Search) pages before giving up
 
@@ -135,6 +136,7 @@ export function mountThread(host, chatId, rootId, { onClose, onShowInChat, canDe
       'div',
       { class: 'msg-actions tmsg-actions', role: 'toolbar', 'aria-label': isRoot ? 'Actions for the first message' : 'Reply actions' },
       m.type === 'text' ? btn('smile', 'Add reaction', (e) => pickReaction(m, e.currentTarget), 'react') : null,
+      m.type === 'text' ? btn('forward', 'Forward', () => forwardDialog(chatId, m)) : null,
       own && !isRoot && m.content ? btn('edit', 'Edit', () => composer.edit(m)) : null,
       m.content ? btn('copy', 'Copy text', () => navigator.clipboard?.writeText(m.content).then(() => toast('Copied'), () => toast('Cannot copy here', 'error'))) : null,
       !isRoot && canDelete(m) ? btn('trash', 'Delete', () => removeReply(m)) : null
