@@ -22,6 +22,8 @@ pub struct ForwardedFrom {
     /// Null unless you are in the chat it came from.
     pub chat_id: Option<String>,
     pub message_id: Option<String>,
+    /// The original's seq in its chat (to load the history around it); null as above.
+    pub seq: Option<i64>,
     pub sender_id: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -102,7 +104,7 @@ pub async fn sources_seen_by(
     let forwards = state.db.forwards_of_many(message_ids).await?;
     let mut in_chat: HashMap<String, bool> = HashMap::new();
     let mut seen = HashMap::with_capacity(forwards.len());
-    for (message_id, from) in forwards {
+    for (message_id, (from, seq)) in forwards {
         let member = match in_chat.get(&from.from_chat_id) {
             Some(member) => *member,
             None => {
@@ -120,6 +122,7 @@ pub async fn sources_seen_by(
             ForwardedFrom {
                 chat_id: member.then_some(from.from_chat_id),
                 message_id: member.then_some(from.from_message_id),
+                seq: seq.filter(|_| member),
                 sender_id: from.from_sender_id,
                 created_at: from.from_created_at,
             },

@@ -213,7 +213,7 @@ impl Db {
     pub async fn forwards_of_many(
         &self,
         message_ids: &[String],
-    ) -> Result<HashMap<String, super::ForwardRow>> {
+    ) -> Result<HashMap<String, (super::ForwardRow, Option<i64>)>> {
         if message_ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -222,18 +222,24 @@ impl Db {
             message_id: String,
             #[sqlx(flatten)]
             from: super::ForwardRow,
+            /// The source's seq in its chat, while it exists.
+            from_seq: Option<i64>,
         }
         let sql = id_list_sql!(
             &self.read,
-            "SELECT message_id, from_chat_id, from_message_id, from_sender_id, from_created_at \
-             FROM message_forwards WHERE message_id IN ",
+            "SELECT f.message_id, f.from_chat_id, f.from_message_id, f.from_sender_id, f.from_created_at, \
+             s.seq AS from_seq FROM message_forwards f LEFT JOIN messages s ON s.id = f.from_message_id \
+             WHERE f.message_id IN ",
             ""
         );
         let rows: Vec<Forward> = on_pool!(&self.read, |p| sqlx::query_as(sql)
             .bind(id_list(message_ids))
             .fetch_all(p)
             .await)?;
-        Ok(rows.into_iter().map(|r| (r.message_id, r.from)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.message_id, (r.from, r.from_seq)))
+            .collect())
     }
 
     /// Messages that mention `user_id` in chats they are still in, newest first, before

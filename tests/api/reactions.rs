@@ -402,10 +402,12 @@ async fn forwarding_respects_both_chats_and_hides_where_from(backend: Backend) {
     assert_eq!(sent[0]["sender_id"], bob.id);
     // Bob is in the source chat and sees where from; Carol only that it was forwarded.
     assert_eq!(sent[0]["forwarded_from"]["chat_id"], source.as_str());
+    assert_eq!(sent[0]["forwarded_from"]["seq"], original["seq"]);
     let seen_by_carol = last_message(&app, &carol, &to_carol).await;
     assert_eq!(seen_by_carol["content"], "worth sharing");
     assert!(seen_by_carol["forwarded_from"]["chat_id"].is_null());
     assert!(seen_by_carol["forwarded_from"]["message_id"].is_null());
+    assert!(seen_by_carol["forwarded_from"]["seq"].is_null());
     assert_eq!(seen_by_carol["forwarded_from"]["sender_id"], alice.id);
     // Unhappy paths: not in the source, a target you are not in, bad bodies.
     app.post(
