@@ -266,7 +266,7 @@ export function mountChat(pane, chatId) {
     const inner = [icon('forward'), h('span', {}, words)];
     if (!from) return h('div', { class: 'forwarded', title: `Originally sent ${fullTime(f.created_at)}` }, inner);
     const open = () => {
-      state.jump = { chatId: f.chat_id, id: f.message_id, seq: null };
+      state.jump = { chatId: f.chat_id, id: f.message_id, seq: f.seq ?? null };
       if (f.chat_id === chatId) takeJump();
       else go(`/chat/${f.chat_id}`);
     };
