@@ -56,6 +56,15 @@ async fn a_sent_message_comes_back_committed_with_its_seq(backend: Backend) {
         .body;
     assert_eq!(mine["me"]["read_seq"], 3);
     assert_eq!(mine["last_seq"], 3);
+    // What the sender is answered (built without reading it back) is what history shows.
+    let mentioning = send(&app, &alice, &chat, "ping @bob").await;
+    let history = app
+        .get(&format!("/chats/{chat}/messages"), Some(&alice.token))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(mentioning["mentions"], json!([bob.id]));
+    assert_eq!(history.as_array().unwrap().last().unwrap(), &mentioning);
 }
 
 async fn retries_with_the_same_client_id_never_duplicate(backend: Backend) {
