@@ -237,18 +237,14 @@ pub async fn membership(
     Ok((chat, member))
 }
 
-/// For a direct chat, the other member.
-pub async fn other_member(state: &AppState, chat: &ChatRow, me: &str) -> Result<Option<String>> {
+/// For a direct chat, the other person: named by its `direct_key`
+/// ("<smaller id>:<larger id>"), so no read is needed.
+pub fn other_member(chat: &ChatRow, me: &str) -> Option<String> {
     if chat.kind != "direct" {
-        return Ok(None);
+        return None;
     }
-    Ok(state
-        .db
-        .members(&chat.id)
-        .await?
-        .into_iter()
-        .map(|m| m.user_id)
-        .find(|id| id != me))
+    let (a, b) = chat.direct_key.as_deref()?.split_once(':')?;
+    Some(if a == me { b } else { a }.to_string())
 }
 
 async fn chat_view(

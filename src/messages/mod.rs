@@ -200,7 +200,7 @@ async fn check_may_post(
     if !Policy::from_stored(&chat.post_policy).allows(Role::from_stored(&me.role)) {
         return Err(Error::Forbidden("Only admins can post in this chat".into()));
     }
-    if let Some(other) = chats::other_member(state, chat, &viewer.user_id).await? {
+    if let Some(other) = chats::other_member(chat, &viewer.user_id) {
         let relation = state.db.relation(&viewer.user_id, &other).await?;
         if relation.any_block() {
             return Err(Error::Forbidden("You cannot message this person".into()));
@@ -273,40 +273,22 @@ pub async fn send(
             client_id.as_str(),
         ));
     }
-    // A retry of a committed send is answered before any other rule: it already happened.
-    if let Some(client_id) = &req.client_id
-        && let Some(existing) = state
+    // A retry of a committed send is answered even if a rule would now refuse it: it
+    // already happened. (When the rules pass, the writer finds the retry itself.)
+    if let Err(refused) = check_send(state, viewer, &chat, &me, &req).await {
+        let Some(client_id) = &req.client_id else {
+            return Err(refused);
+        };
+        let Some(existing) = state
             .db
             .message_by_client_id(&chat.id, &viewer.user_id, client_id)
             .await?
-    {
+        else {
+            return Err(refused);
+        };
         return Ok((
             views_of(state, viewer, vec![existing]).await?.remove(0),
             false,
-        ));
-    }
-    if req.attachments.is_empty() || !req.content.trim().is_empty() {
-        check_content(state, &req.content)?;
-    }
-    check_may_post(state, viewer, &chat, &me).await?;
-    crate::files::check_attachments(state, viewer, &req.attachments).await?;
-    if let Some(reply_to) = &req.reply_to {
-        let found = is_id(reply_to) && state.db.message(&chat.id, reply_to).await?.is_some();
-        if !found {
-            return Err(Error::invalid(
-                "reply_to",
-                "no such message in this chat",
-                reply_to.as_str(),
-            ));
-        }
-    }
-    if let Some(root_id) = &req.thread_root_id {
-        threads::check_root(state, &chat, root_id).await?;
-    } else if req.also_in_chat {
-        return Err(Error::invalid(
-            "also_in_chat",
-            "only for a thread reply (with thread_root_id)",
-            true,
         ));
     }
     let mentions = mentioned_members(state, &chat, &me, &req.content).await?;
@@ -323,6 +305,41 @@ pub async fn send(
     new.row.thread_root_id = req.thread_root_id;
     new.row.also_in_chat = req.also_in_chat;
     commit(state, viewer, new).await
+}
+
+/// The rules a send must pass, in the order their errors are reported.
+async fn check_send(
+    state: &AppState,
+    viewer: &AuthUser,
+    chat: &ChatRow,
+    me: &MemberRow,
+    req: &SendMessage,
+) -> Result<()> {
+    if req.attachments.is_empty() || !req.content.trim().is_empty() {
+        check_content(state, &req.content)?;
+    }
+    check_may_post(state, viewer, chat, me).await?;
+    crate::files::check_attachments(state, viewer, &req.attachments).await?;
+    if let Some(reply_to) = &req.reply_to {
+        let found = is_id(reply_to) && state.db.message(&chat.id, reply_to).await?.is_some();
+        if !found {
+            return Err(Error::invalid(
+                "reply_to",
+                "no such message in this chat",
+                reply_to.as_str(),
+            ));
+        }
+    }
+    if let Some(root_id) = &req.thread_root_id {
+        threads::check_root(state, chat, root_id).await?;
+    } else if req.also_in_chat {
+        return Err(Error::invalid(
+            "also_in_chat",
+            "only for a thread reply (with thread_root_id)",
+            true,
+        ));
+    }
+    Ok(())
 }
 
 /// A text message ready for the writer.
