@@ -174,7 +174,15 @@ macro_rules! append_messages {
         });
         insert.build().execute(&mut *$tx).await?;
         // A thread-only reply moves its sender's thread pointer instead (see the writer).
+        // Once per sender and chat, at their last message in this batch.
+        let mut last_of_sender: Vec<&$crate::store::MessageRow> = Vec::new();
         for m in messages.iter().filter(|m| m.sender_id.is_some() && m.in_timeline()) {
+            match last_of_sender.iter_mut().find(|l| l.chat_id == m.chat_id && l.sender_id == m.sender_id) {
+                Some(last) => *last = m,
+                None => last_of_sender.push(m),
+            }
+        }
+        for m in last_of_sender {
             sqlx::query(
                 "UPDATE chat_members SET read_seq = $3, read_at = $4 WHERE chat_id = $1 AND user_id = $2 AND read_seq < $3",
             )

@@ -154,6 +154,28 @@ async fn commit(db: &Db, batch: &[&NewMessage]) -> Result<Vec<Appended>, sqlx::E
         } else {
             append_messages!(tx, fresh)
         };
+        // Search rows in one statement: a round trip per message is what a batch
+        // would otherwise spend most of its time on (PostgreSQL).
+        let searchable: Vec<_> = appended
+            .iter()
+            .zip(&fresh_extras)
+            .filter_map(|(m, send)| send.search.as_ref().map(|search| (m, send, search)))
+            .collect();
+        if !searchable.is_empty() {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO message_search (message_id, chat_id, sender_id, created_at, has_file, has_link, text) ",
+            );
+            insert.push_values(&searchable, |mut row, (m, send, search)| {
+                row.push_bind(&m.id)
+                    .push_bind(&m.chat_id)
+                    .push_bind(&m.sender_id)
+                    .push_bind(m.created_at)
+                    .push_bind(!send.attachments.is_empty())
+                    .push_bind(search.has_link)
+                    .push_bind(&search.text);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
         for (message, send) in appended.iter().zip(&fresh_extras) {
             if let Some(from) = &send.forwarded_from {
                 sqlx::query(
@@ -165,21 +187,6 @@ async fn commit(db: &Db, batch: &[&NewMessage]) -> Result<Vec<Appended>, sqlx::E
                 .bind(&from.from_message_id)
                 .bind(&from.from_sender_id)
                 .bind(from.from_created_at)
-                .execute(&mut *tx)
-                .await?;
-            }
-            if let Some(search) = &send.search {
-                sqlx::query(
-                    "INSERT INTO message_search (message_id, chat_id, sender_id, created_at, has_file, has_link, text) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(&message.id)
-                .bind(&message.chat_id)
-                .bind(&message.sender_id)
-                .bind(message.created_at)
-                .bind(!send.attachments.is_empty())
-                .bind(search.has_link)
-                .bind(&search.text)
                 .execute(&mut *tx)
                 .await?;
             }
