@@ -228,13 +228,11 @@ pub async fn membership(
     if !is_id(chat_id) {
         return Err(not_found());
     }
-    let chat = state.db.chat(chat_id).await?.ok_or_else(not_found)?;
-    let member = state
+    state
         .db
-        .member(chat_id, &viewer.user_id)
+        .chat_and_member(chat_id, &viewer.user_id)
         .await?
-        .ok_or_else(not_found)?;
-    Ok((chat, member))
+        .ok_or_else(not_found)
 }
 
 /// For a direct chat, the other person: named by its `direct_key`
