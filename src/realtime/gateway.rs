@@ -499,12 +499,17 @@ pub async fn run_status(mut socket: WebSocket, state: AppState, user: AuthUser) 
 }
 
 /// The messages of one chat this connection has sent (or the client said it has):
-/// every seq up to `upto`, and the scattered ones above it in `above`.
+/// every seq up to `upto`, and above it runs of consecutive seqs (first → last). A
+/// socket that only ever gets live messages keeps one run per chat, however many.
 #[derive(Default)]
 struct Delivered {
     upto: i64,
-    above: std::collections::BTreeSet<i64>,
+    above: std::collections::BTreeMap<i64, i64>,
 }
+
+/// The most runs kept per chat; beyond it the oldest are forgotten (a resume then
+/// re-sends nothing newer than them).
+const DELIVERED_RUNS: usize = 1024;
 
 impl Delivered {
     /// The client has every message up to `seq` (it said so in a resume).
@@ -515,22 +520,33 @@ impl Delivered {
 
     /// Records `seq` as sent; false if it was already.
     fn first_time(&mut self, seq: i64) -> bool {
-        if seq <= self.upto || !self.above.insert(seq) {
+        if seq <= self.upto {
             return false;
         }
+        let below = self.above.range(..=seq).next_back().map(|(&f, &l)| (f, l));
+        if below.is_some_and(|(_, last)| last >= seq) {
+            return false;
+        }
+        // Join the run ending just below and the one starting just above, if any.
+        let first = match below {
+            Some((first, last)) if last == seq - 1 => first,
+            _ => seq,
+        };
+        let last = self.above.remove(&(seq + 1)).unwrap_or(seq);
+        self.above.insert(first, last);
         self.compact();
-        // Live messages on a chat that was never resumed leave a gap below them; keep
-        // the record bounded by forgetting the oldest (a resume re-sends nothing newer).
-        while self.above.len() > 4096 {
+        while self.above.len() > DELIVERED_RUNS {
             self.above.pop_first();
         }
         true
     }
 
     fn compact(&mut self) {
-        while self.above.first().is_some_and(|s| *s <= self.upto + 1) {
-            let s = self.above.pop_first().unwrap_or_default();
-            self.upto = self.upto.max(s);
+        while let Some((&first, &last)) = self.above.first_key_value()
+            && first <= self.upto + 1
+        {
+            self.above.pop_first();
+            self.upto = self.upto.max(last);
         }
     }
 }
@@ -641,4 +657,35 @@ pub async fn run_chat_room(
         }
     };
     Box::pin(link.close(&mut socket, close)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Delivered;
+
+    #[test]
+    fn delivered_seqs_are_never_sent_twice_and_live_runs_stay_one() {
+        let mut d = Delivered::default();
+        for seq in 100..5000 {
+            assert!(d.first_time(seq));
+        }
+        assert_eq!(d.above.len(), 1, "one run for a live-only socket");
+        assert!(!d.first_time(100) && !d.first_time(4999) && !d.first_time(2500));
+        // A resume from 40 re-sends 41..99 and nothing after.
+        d.client_has_up_to(40);
+        let resent: Vec<i64> = (41..6000).filter(|&s| d.first_time(s)).collect();
+        assert_eq!(resent, (41..100).chain(5000..6000).collect::<Vec<_>>());
+        assert!(d.above.is_empty() && d.upto == 5999, "all joined into upto");
+        // Gaps stay gaps until filled, in any order.
+        assert!(d.first_time(6010) && d.first_time(6008) && d.first_time(6009));
+        assert_eq!(d.above.len(), 1);
+        assert!(d.first_time(6000 + 1));
+        assert_eq!(d.above.len(), 2);
+        for seq in 6002..6008 {
+            assert!(d.first_time(seq));
+        }
+        assert_eq!((d.upto, d.above.len()), (5999, 1));
+        assert!(d.first_time(6000));
+        assert_eq!((d.upto, d.above.len()), (6010, 0));
+    }
 }
