@@ -11,7 +11,7 @@ import { icon } from '../lib/icons.js';
 import { chatTitle, dayKey, dayLabel, describeEvent, eventUserIds, fullTime, hue, listTime, messageText, nameById, nameOf, otherUser, presenceLine, time } from '../lib/format.js';
 import { avatar, busy, confirm, dialog, setTitle, toast } from '../lib/ui.js';
 import { go } from '../lib/router.js';
-import { mountComposer } from './composer.js';
+import { mountComposer, notSentNote } from './composer.js';
 import { renderAttachments } from './attachments.js';
 import { mountChatInfo } from './chatinfo.js';
 import { openProfile } from './profile.js';
@@ -229,17 +229,7 @@ export function mountChat(pane, chatId) {
     const el = h('div', { class: cls.filter(Boolean).join(' '), dataset: { id: m.id, seq: m.pending ? '' : m.seq }, tabindex: '-1' });
     if (group && !own) el.append(continued ? h('span', { class: 'avatar-space' }) : h('button', { type: 'button', class: 'avatar-btn', 'aria-label': `Profile of ${senderName}`, onclick: () => openProfile(m.sender_id) }, avatar(sender || { id: m.sender_id }, { size: 32 })));
     el.append(bubble);
-    if (m.pending && m.failed) {
-      el.append(
-        h(
-          'div',
-          { class: 'send-failed', role: 'alert' },
-          h('span', {}, `Not sent${m.error ? `: ${m.error}` : ''}`),
-          h('button', { type: 'button', class: 'link', onclick: () => actions.deliver(chatId, m) }, 'Retry'),
-          h('button', { type: 'button', class: 'link', onclick: () => actions.discardPending(chatId, m.client_id) }, 'Discard')
-        )
-      );
-    }
+    if (m.pending && m.failed) el.append(notSentNote(chatId, m));
     if (!m.pending && !m.deleted) el.append(messageActions(m, own, isPinned));
     return el;
   }

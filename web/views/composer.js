@@ -20,6 +20,17 @@ const EVERYONE = [
   { id: 'here', username: 'here', special: 'Everyone online now' },
 ];
 
+/** Under a message of mine the server refused or never got: why, and Retry / Discard. */
+export function notSentNote(chatId, m) {
+  return h(
+    'div',
+    { class: 'send-failed', role: 'alert' },
+    h('span', {}, `Not sent${m.error ? `: ${m.error}` : ''}`),
+    h('button', { type: 'button', class: 'link', onclick: () => actions.deliver(chatId, m) }, 'Retry'),
+    h('button', { type: 'button', class: 'link', onclick: () => actions.discardPending(chatId, m.client_id) }, 'Discard')
+  );
+}
+
 export function mountComposer(host, chatId, { onSent, threadRootId = null }) {
   const key = threadRootId ? `${chatId} ${threadRootId}` : chatId; // its draft and its tray
   const idPart = threadRootId ? `${chatId}-thread-${threadRootId}` : chatId;

@@ -10,7 +10,7 @@ import { h, reconcile, replace, setSanitizedHtml } from '../lib/dom.js';
 import { icon } from '../lib/icons.js';
 import { chatTitle, dayKey, dayLabel, fullTime, hue, messageText, nameById, nameOf, time } from '../lib/format.js';
 import { avatar, busy, confirm, toast } from '../lib/ui.js';
-import { mountComposer } from './composer.js';
+import { mountComposer, notSentNote } from './composer.js';
 import { renderAttachments } from './attachments.js';
 import { openEmojiPicker, renderReactions } from './reactions.js';
 import { openProfile } from './profile.js';
@@ -115,17 +115,7 @@ export function mountThread(host, chatId, rootId, { onClose, onShowInChat, canDe
       h('button', { type: 'button', class: 'avatar-btn', tabindex: '-1', 'aria-label': `Profile of ${own ? nameOf(state.me) : who}`, onclick: () => openProfile(m.sender_id) }, avatar(sender || { id: m.sender_id }, { size: 32 })),
       h('div', { class: 'tmsg-main' }, head, files, text, renderReactions(chatId, m, reactorNames), foot)
     );
-    if (m.pending && m.failed) {
-      el.append(
-        h(
-          'div',
-          { class: 'send-failed', role: 'alert' },
-          h('span', {}, `Not sent${m.error ? `: ${m.error}` : ''}`),
-          h('button', { type: 'button', class: 'link', onclick: () => actions.deliver(chatId, m) }, 'Retry'),
-          h('button', { type: 'button', class: 'link', onclick: () => actions.discardPending(chatId, m.client_id) }, 'Discard')
-        )
-      );
-    }
+    if (m.pending && m.failed) el.append(notSentNote(chatId, m));
     if (!m.pending && !m.deleted) el.append(replyActions(m, own, isRoot));
     return el;
   }
