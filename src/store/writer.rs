@@ -106,16 +106,50 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
+/// The messages already stored under the `client_id`s of this batch (retries), in one
+/// read: a read per send is a round trip each, which a batch would wait on.
+macro_rules! stored_retries_of {
+    ($tx:expr, $batch:expr) => {{
+        let retries: Vec<&MessageRow> = $batch
+            .iter()
+            .map(|send| &send.row)
+            .filter(|row| row.client_id.is_some())
+            .collect();
+        if retries.is_empty() {
+            Ok(Vec::new())
+        } else {
+            let mut select = sqlx::QueryBuilder::new(concat!(
+                "SELECT ",
+                super::messages::message_columns!(),
+                " FROM messages WHERE client_id IS NOT NULL AND ("
+            ));
+            for (i, row) in retries.iter().enumerate() {
+                if i > 0 {
+                    select.push(" OR ");
+                }
+                select.push("(chat_id = ");
+                select.push_bind(&row.chat_id);
+                select.push(" AND sender_id = ");
+                select.push_bind(&row.sender_id);
+                select.push(" AND client_id = ");
+                select.push_bind(&row.client_id);
+                select.push(")");
+            }
+            select.push(")");
+            select
+                .build_query_as::<MessageRow>()
+                .fetch_all(&mut *$tx)
+                .await
+        }
+    }};
+}
+
 /// One transaction for the whole batch. Sends retried with a `client_id` already
 /// stored (or twice in this batch) resolve to the first message instead of a new one.
 async fn commit(db: &Db, batch: &[&NewMessage]) -> Result<Vec<Appended>, sqlx::Error> {
-    let existing_sql = concat!(
-        "SELECT ",
-        super::messages::message_columns!(),
-        " FROM messages WHERE chat_id = $1 AND sender_id = $2 AND client_id = $3"
-    );
     on_pool!(&db.write, |p| {
         let mut tx = p.begin().await?;
+        let stored: Vec<MessageRow> = stored_retries_of!(tx, batch)?;
         // Where each send's answer comes from: an index into `fresh`, or a stored row.
         enum Source {
             Fresh(usize),
@@ -133,14 +167,14 @@ async fn commit(db: &Db, batch: &[&NewMessage]) -> Result<Vec<Appended>, sqlx::E
                     sources.push(Source::Fresh(index));
                     continue;
                 }
-                let stored: Option<MessageRow> = sqlx::query_as(existing_sql)
-                    .bind(&row.chat_id)
-                    .bind(&row.sender_id)
-                    .bind(client_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if let Some(stored) = stored {
-                    sources.push(Source::Stored(Box::new(stored)));
+                if let Some(stored) = stored.iter().find(|m| {
+                    (
+                        m.chat_id.as_str(),
+                        m.sender_id.as_deref(),
+                        m.client_id.as_deref(),
+                    ) == (key.0, key.1, Some(client_id))
+                }) {
+                    sources.push(Source::Stored(Box::new(stored.clone())));
                     continue;
                 }
                 seen.insert(key, fresh.len());
