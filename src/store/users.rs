@@ -254,18 +254,28 @@ impl Db {
     }
 
     /// Records when users were last seen (kept in memory while they are around).
+    /// A few statements of many rows each: on SQLite this shares the one write
+    /// connection with the message writer, which a statement per user would hold up.
     pub async fn set_last_seen(&self, seen: &[(String, DateTime<Utc>)]) -> Result<()> {
-        on_pool!(&self.write, |p| {
-            let mut tx = p.begin().await?;
-            for (user_id, at) in seen {
-                sqlx::query("UPDATE users SET last_seen_at = $2 WHERE id = $1")
-                    .bind(user_id)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await
-        })?;
+        for chunk in seen.chunks(500) {
+            on_pool!(&self.write, |p| {
+                let mut update =
+                    sqlx::QueryBuilder::new("UPDATE users SET last_seen_at = v.at FROM (");
+                for (i, (user_id, at)) in chunk.iter().enumerate() {
+                    update.push(if i == 0 {
+                        "SELECT "
+                    } else {
+                        " UNION ALL SELECT "
+                    });
+                    update.push_bind(user_id);
+                    update.push(" AS id, ");
+                    update.push_bind(at);
+                    update.push(" AS at");
+                }
+                update.push(") AS v WHERE users.id = v.id");
+                update.build().execute(p).await.map(|_| ())
+            })?;
+        }
         Ok(())
     }
 
