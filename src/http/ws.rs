@@ -24,6 +24,10 @@ const MAX_MESSAGE: usize = 64 * 1024;
 /// socket. Client frames are small (a send is well under 1 KiB); larger ones take a
 /// few more reads.
 const READ_BUFFER: usize = 1024;
+/// How much outgoing data is gathered before it is written. Not an allocation (the
+/// buffer grows as needed): the gateway flushes after each batch of events anyway,
+/// and a lower mark would split one batch into several writes.
+const WRITE_MARK: usize = 64 * 1024;
 /// The most connections one user may hold on a node.
 const MAX_PER_USER: u32 = 20;
 
@@ -46,7 +50,7 @@ async fn upgrade_status(
     let user = auth::authenticate(&state, &token).await?;
     let ws = ws
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_MARK)
         .max_message_size(MAX_MESSAGE);
     Ok(ws.on_upgrade(move |socket| gateway::run_status(socket, state, user)))
 }
@@ -67,7 +71,7 @@ async fn upgrade_chat(
         .is_ok();
     let ws = ws
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_MARK)
         .max_message_size(MAX_MESSAGE);
     Ok(ws.on_upgrade(move |socket| async move {
         if member {
@@ -103,7 +107,7 @@ async fn upgrade(
     }
     let ws = ws
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_MARK)
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE);
     Ok(ws.on_upgrade(move |socket| async move {

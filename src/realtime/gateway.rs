@@ -7,12 +7,14 @@
 //! the gap between the backlog and the live stream, and nothing comes twice.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
 use tokio::sync::mpsc;
+use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
 
 use super::hub::{ConnId, Published, Subscriber};
@@ -43,7 +45,13 @@ const HEARTBEAT: Duration = Duration::from_secs(20);
 /// A peer silent for this long (no frame, no pong) is gone.
 const DEAD_AFTER: Duration = Duration::from_secs(60);
 /// The most queued events written before one flush.
-const BATCH: usize = 64;
+const BATCH: usize = 256;
+/// A busy connection writes at most once this often (see [`Pacer`]).
+/// Not perceptible in a conversation, and at 1,000 busy sockets it is 25,000 writes a
+/// second instead of one per event (docs/BENCHMARKS.md has the measurements).
+const WRITE_EVERY: Duration = Duration::from_millis(40);
+/// Writes a quiet connection may make at once before pacing starts.
+const WRITE_BURST: u32 = 4;
 /// How long the closing handshake may take before the socket is simply dropped.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// At most one typing event per user and chat this often.
@@ -211,6 +219,10 @@ impl Connection {
     ) -> Option<(u16, &'static str)> {
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         let mut last_heard = Instant::now();
+        let mut pacer = Pacer::new(Instant::now());
+        // While the pacer holds writes back: the first event waiting, and when it goes.
+        let mut held: Option<Arc<Published>> = None;
+        let mut pause: Option<Pin<Box<Sleep>>> = None;
         loop {
             tokio::select! {
                 why = self.link.ended() => return Some(why),
@@ -233,26 +245,32 @@ impl Connection {
                         Message::Ping(_) | Message::Pong(_) => {}
                     }
                 }
-                Some(event) = events.recv() => {
-                    // Whatever else is already queued goes out with it, in one flush:
-                    // fewer writes when a busy chat sends many events at once.
-                    let mut next = Some(event);
-                    let mut batch = 0;
-                    while let Some(event) = next.take() {
-                        if let Some(why) = Box::pin(self.link.ended_by(&event)).await {
-                            return Some(why);
+                Some(event) = events.recv(), if held.is_none() => {
+                    let now = Instant::now();
+                    match pacer.next_write(now) {
+                        Some(at) => {
+                            // Busy: this event and whatever follows it go out together.
+                            held = Some(event);
+                            match pause.as_mut() {
+                                Some(pause) => pause.as_mut().reset(at.into()),
+                                None => pause = Some(Box::pin(tokio::time::sleep_until(at.into()))),
+                            }
                         }
-                        if self.forward(socket, &event).await.is_err() {
-                            return None;
-                        }
-                        batch += 1;
-                        if batch < BATCH {
-                            next = events.try_recv().ok();
+                        None => {
+                            if let Err(why) = self.write_out(socket, event, events).await {
+                                return why;
+                            }
+                            pacer.wrote(now);
                         }
                     }
-                    if socket.flush().await.is_err() {
-                        return None;
+                }
+                () = until(&mut pause), if held.is_some() => {
+                    if let Some(event) = held.take()
+                        && let Err(why) = self.write_out(socket, event, events).await
+                    {
+                        return why;
                     }
+                    pacer.wrote(Instant::now());
                 }
                 _ = heartbeat.tick() => {
                     if last_heard.elapsed() > DEAD_AFTER {
@@ -271,35 +289,64 @@ impl Connection {
         }
     }
 
-    /// Queues a published event for the socket (the caller flushes), unless this
-    /// connection should not see it.
-    async fn forward(
+    /// Writes `first` and whatever else is queued behind it (up to [`BATCH`]), then
+    /// flushes once: one write for many events when a chat is busy. `Err` carries how
+    /// the connection ends.
+    async fn write_out(
         &mut self,
         socket: &mut WebSocket,
-        event: &Published,
-    ) -> Result<(), axum::Error> {
+        first: Arc<Published>,
+        events: &mut mpsc::Receiver<Arc<Published>>,
+    ) -> Result<(), Option<(u16, &'static str)>> {
+        let mut next = Some(first);
+        let (mut taken, mut sent) = (0, 0);
+        while let Some(event) = next.take() {
+            if event.checks_session
+                && let Some(why) = Box::pin(self.link.ended_by(&event)).await
+            {
+                return Err(Some(why));
+            }
+            if self.should_send(&event) {
+                METERS
+                    .publish_to_send
+                    .record(event.at.elapsed().as_secs_f64());
+                socket
+                    .feed(Message::Text(event.json.clone()))
+                    .await
+                    .map_err(|_| None)?;
+                sent += 1;
+            }
+            taken += 1;
+            if taken < BATCH {
+                next = events.try_recv().ok();
+            }
+        }
+        METERS.events_sent.increment(sent);
+        socket.flush().await.map_err(|_| None)
+    }
+
+    /// Whether this connection sends `event`: not typing by itself or someone it
+    /// blocked, and not a message it already sent.
+    fn should_send(&mut self, event: &Published) -> bool {
         if event.is_typing
             && event
                 .actor
                 .as_ref()
                 .is_some_and(|a| *a == self.user.user_id || self.blocked.contains(a))
         {
-            return Ok(());
+            return false;
         }
-        if let Some((chat_id, seq)) = &event.message_seq
-            && !self
+        let Some((chat_id, seq)) = &event.message_seq else {
+            return true;
+        };
+        match self.delivered.get_mut(chat_id) {
+            Some(delivered) => delivered.first_time(*seq),
+            None => self
                 .delivered
                 .entry(chat_id.clone())
                 .or_default()
-                .first_time(*seq)
-        {
-            return Ok(());
+                .first_time(*seq),
         }
-        metrics::histogram!("ws_publish_to_send_seconds").record(event.at.elapsed().as_secs_f64());
-        metrics::counter!("ws_events_sent_total").increment(1);
-        socket
-            .feed(Message::Text(Utf8Bytes::from(event.json.as_ref())))
-            .await
     }
 
     /// One client frame. A bad frame gets an `error` event; only a broken socket ends it.
@@ -498,6 +545,53 @@ pub async fn run_status(mut socket: WebSocket, state: AppState, user: AuthUser) 
     Box::pin(link.close(&mut socket, close)).await;
 }
 
+/// When a connection writes. Each write is a system call, and on a busy socket one per
+/// event is most of what the server does; so a quiet connection writes at once (up to
+/// [`WRITE_BURST`] writes in a row), and a busy one at most once per [`WRITE_EVERY`],
+/// each write taking everything queued meanwhile. A cell-rate algorithm (GCRA): the
+/// theoretical time of the next write advances by `WRITE_EVERY` per write.
+struct Pacer {
+    next: Instant,
+}
+
+impl Pacer {
+    fn new(now: Instant) -> Self {
+        Self { next: now }
+    }
+
+    /// `None` to write now, or when to.
+    fn next_write(&self, now: Instant) -> Option<Instant> {
+        let earliest = self
+            .next
+            .checked_sub(WRITE_EVERY * (WRITE_BURST - 1))
+            .unwrap_or(now);
+        (earliest > now).then_some(earliest)
+    }
+
+    fn wrote(&mut self, now: Instant) {
+        self.next = self.next.max(now) + WRITE_EVERY;
+    }
+}
+
+/// Waits out the pacer's pause (or forever, when there is none).
+async fn until(pause: &mut Option<Pin<Box<Sleep>>>) {
+    match pause {
+        Some(pause) => pause.as_mut().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The metrics counted per event, looked up once (a lookup costs more than the count).
+struct Meters {
+    events_sent: metrics::Counter,
+    publish_to_send: metrics::Histogram,
+}
+
+static METERS: LazyLock<Meters> = LazyLock::new(|| Meters {
+    events_sent: metrics::counter!("ws_events_sent_total"),
+    publish_to_send: metrics::histogram!("ws_publish_to_send_seconds"),
+});
+
 /// The messages of one chat this connection has sent (or the client said it has):
 /// every seq up to `upto`, and above it runs of consecutive seqs (first → last). A
 /// socket that only ever gets live messages keeps one run per chat, however many.
@@ -661,7 +755,25 @@ pub async fn run_chat_room(
 
 #[cfg(test)]
 mod tests {
-    use super::Delivered;
+    use super::{Delivered, Pacer, WRITE_BURST, WRITE_EVERY};
+    use std::time::Instant;
+
+    #[test]
+    fn a_quiet_connection_writes_at_once_and_a_busy_one_at_a_pace() {
+        let start = Instant::now();
+        let mut pacer = Pacer::new(start);
+        for _ in 0..WRITE_BURST {
+            assert_eq!(pacer.next_write(start), None, "a burst goes out at once");
+            pacer.wrote(start);
+        }
+        let at = pacer.next_write(start).expect("then writes are paced");
+        assert_eq!(at, start + WRITE_EVERY);
+        pacer.wrote(at);
+        assert_eq!(pacer.next_write(at), Some(at + WRITE_EVERY));
+        // Quiet for long enough, it may burst again.
+        let later = at + WRITE_EVERY * WRITE_BURST;
+        assert_eq!(pacer.next_write(later), None);
+    }
 
     #[test]
     fn delivered_seqs_are_never_sent_twice_and_live_runs_stay_one() {

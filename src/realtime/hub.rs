@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
+use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -18,7 +19,8 @@ use crate::domain::event::ServerEvent;
 /// An event on its way out: its JSON, and what a connection needs to route it.
 #[derive(Debug)]
 pub struct Published {
-    pub json: Arc<str>,
+    /// The event's JSON, shared by every connection that sends it (no copy each).
+    pub json: Utf8Bytes,
     /// The chat of a new message and its seq, to drop what a resume already replayed.
     pub message_seq: Option<(String, i64)>,
     /// Who caused it: typing is not echoed to its author.
