@@ -479,6 +479,13 @@ impl Db {
     ) -> Result<Vec<MessageRow>> {
         Ok(on_pool!(&self.write, |p| {
             let mut tx = p.begin().await?;
+            // The chat's row first, as the message writer takes it (chats, then
+            // chat_members): in the other order a member removed while sending could
+            // deadlock with the writer on PostgreSQL.
+            sqlx::query("UPDATE chats SET last_seq = last_seq WHERE id = $1")
+                .bind(chat_id)
+                .execute(&mut *tx)
+                .await?;
             match &change {
                 MemberChange::Add(user_ids) => {
                     let members = user_ids.iter().map(|id| (id.as_str(), "member"));
