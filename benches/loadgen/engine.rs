@@ -140,6 +140,9 @@ pub struct Report {
     pub register_secs: f64,
     pub create_chats_secs: f64,
     pub connect_secs: f64,
+    /// After the sockets opened, until the server fell quiet (presence announcements of
+    /// every new connection): sending starts only then, so what is measured is sends.
+    pub settle_secs: f64,
     pub sends: u64,
     pub acks: u64,
     /// What each acked message should have reached: the sockets in its chat but the sender's.
@@ -192,6 +195,14 @@ pub async fn run(options: &Options, scenario: &Scenario) -> Result<Report, Strin
         conns.len() as f64 / report.connect_secs.max(1e-9)
     ));
 
+    let settling = Instant::now();
+    settle(&shared).await;
+    report.settle_secs = settling.elapsed().as_secs_f64();
+    options.say(format!(
+        "the server was quiet {:.1} s after the last socket opened",
+        report.settle_secs
+    ));
+
     // Who can send where, and how many sockets each message should reach.
     let mut chat_conns: Vec<Vec<u32>> = vec![Vec::new(); plan.chats.len()];
     for conn in &conns {
@@ -221,6 +232,22 @@ pub async fn run(options: &Options, scenario: &Scenario) -> Result<Report, Strin
     }
     gather(conns, &shared, &receivers, &mut report).await;
     Ok(report)
+}
+
+/// Waits until no socket has received a frame for a second (at most two minutes).
+async fn settle(shared: &Shared) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut last = shared.frames.load(Ordering::Relaxed);
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = shared.frames.load(Ordering::Relaxed);
+        if now != last {
+            (last, quiet_since) = (now, Instant::now());
+        } else if quiet_since.elapsed() >= Duration::from_secs(1) {
+            return;
+        }
+    }
 }
 
 /// Registers the users and creates the chats over HTTP; returns the users and the
@@ -330,6 +357,7 @@ impl Report {
             register_secs: 0.0,
             create_chats_secs: 0.0,
             connect_secs: 0.0,
+            settle_secs: 0.0,
             sends: 0,
             acks: 0,
             expected_deliveries: 0,
@@ -662,6 +690,8 @@ struct Shared {
     pending: AtomicI64,
     /// Distinct deliveries of our messages.
     delivered: AtomicU64,
+    /// Every frame any socket received, ours or not.
+    frames: AtomicU64,
     alive: AtomicUsize,
     errors: AtomicU64,
     connect_failures: AtomicU64,
@@ -681,6 +711,7 @@ impl Shared {
             sends: AtomicU64::new(0),
             pending: AtomicI64::new(0),
             delivered: AtomicU64::new(0),
+            frames: AtomicU64::new(0),
             alive: AtomicUsize::new(0),
             errors: AtomicU64::new(0),
             connect_failures: AtomicU64::new(0),
@@ -1010,6 +1041,7 @@ impl Socket {
 
     fn on_text(&mut self, text: &str) {
         let now = self.shared.now();
+        self.shared.frames.fetch_add(1, Ordering::Relaxed);
         match event_type(text) {
             Some("message.created") => self.on_message(text, now),
             Some("ack") => self.on_ack(text, now),
@@ -1136,10 +1168,8 @@ impl Driver<'_> {
     /// What the scenario does once the sockets are open.
     async fn run(&self, scenario: &Scenario, report: &mut Report) {
         match scenario {
-            Scenario::Idle { .. } => {
-                // Let presence announcements and the like settle before the RSS is read.
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
+            // Presence announcements have settled (see `settle`): the RSS is read now.
+            Scenario::Idle { .. } => {}
             Scenario::Fanout {
                 rates,
                 step_secs,

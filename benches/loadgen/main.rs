@@ -349,8 +349,8 @@ fn print_report(r: &Report, backend: &str) {
         r.connections_held, r.connections_wanted, r.users, r.chats
     );
     println!(
-        "setup         register+login {:.1} s, chats {:.1} s, sockets {:.1} s",
-        r.register_secs, r.create_chats_secs, r.connect_secs
+        "setup         register+login {:.1} s, chats {:.1} s, sockets {:.1} s, quiet after {:.1} s",
+        r.register_secs, r.create_chats_secs, r.connect_secs, r.settle_secs
     );
     println!(
         "server RSS    {} before the sockets, {} after, {} per socket",
