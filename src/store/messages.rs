@@ -128,29 +128,27 @@ macro_rules! append_messages {
                 None => chats.push((m.chat_id.clone(), 1, text)),
             }
         }
+        let postgres = $crate::store::is_postgres(&*$tx);
         // Every chat's counters in one statement (a round trip per chat is what a
         // batch spent its time on with PostgreSQL).
-        let mut update = sqlx::QueryBuilder::new(
+        let counters: Vec<serde_json::Value> = chats
+            .iter()
+            .map(|(chat_id, n, texts)| {
+                let at = messages.iter().rev().find(|m| m.chat_id == *chat_id).map(|m| m.created_at);
+                serde_json::json!({"id": chat_id, "n": n, "t": texts, "at": at.map($crate::store::json_time)})
+            })
+            .collect();
+        let update = $crate::store::json_rows_sql!(
+            postgres,
             "UPDATE chats SET last_seq = chats.last_seq + v.n, text_count = chats.text_count + v.t, \
-             last_activity_at = v.at FROM (",
+             last_activity_at = v.at FROM ",
+            [id "text", n "bigint", t "bigint", at "timestamptz"],
+            " WHERE chats.id = v.id RETURNING chats.id, chats.last_seq, chats.text_count"
         );
-        for (i, (chat_id, n, texts)) in chats.iter().enumerate() {
-            let now = messages.iter().rev().find(|m| m.chat_id == *chat_id).map(|m| m.created_at);
-            if i > 0 {
-                update.push(" UNION ALL ");
-            }
-            update.push("SELECT ");
-            update.push_bind(chat_id.clone());
-            update.push(" AS id, ");
-            update.push_bind(*n);
-            update.push(" AS n, ");
-            update.push_bind(*texts);
-            update.push(" AS t, ");
-            update.push_bind(now);
-            update.push(" AS at");
-        }
-        update.push(") AS v WHERE chats.id = v.id RETURNING chats.id, chats.last_seq, chats.text_count");
-        let counted: Vec<(String, i64, i64)> = update.build_query_as().fetch_all(&mut *$tx).await?;
+        let counted: Vec<(String, i64, i64)> = sqlx::query_as(update)
+            .bind(serde_json::Value::from(counters).to_string())
+            .fetch_all(&mut *$tx)
+            .await?;
         for (chat_id, n, texts) in &chats {
             let Some((_, last, text_count)) = counted.iter().find(|(id, _, _)| id == chat_id) else {
                 Err(sqlx::Error::RowNotFound)?
@@ -165,29 +163,41 @@ macro_rules! append_messages {
                 }
             }
         }
-        let mut insert = sqlx::QueryBuilder::new(concat!("INSERT INTO messages (", $crate::store::messages::message_columns!(), ") "));
-        insert.push_values(&messages, |mut row, m| {
-            row.push_bind(&m.id)
-                .push_bind(&m.chat_id)
-                .push_bind(m.seq)
-                .push_bind(m.ord)
-                .push_bind(&m.sender_id)
-                .push_bind(&m.kind)
-                .push_bind(&m.content)
-                .push_bind(&m.html)
-                .push_bind(&m.event)
-                .push_bind(&m.reply_to)
-                .push_bind(&m.client_id)
-                .push_bind(m.created_at)
-                .push_bind(m.edited_at)
-                .push_bind(m.deleted_at)
-                .push_bind(&m.thread_root_id)
-                .push_bind(m.also_in_chat)
-                .push_bind(m.reply_count)
-                .push_bind(m.last_reply_seq)
-                .push_bind(m.last_reply_at);
-        });
-        insert.build().execute(&mut *$tx).await?;
+        let rows: Vec<serde_json::Value> = messages
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "id": m.id, "chat_id": m.chat_id, "seq": m.seq, "ord": m.ord,
+                    "sender_id": m.sender_id, "kind": m.kind, "content": m.content,
+                    "html": m.html, "event": m.event, "reply_to": m.reply_to,
+                    "client_id": m.client_id, "created_at": $crate::store::json_time(m.created_at),
+                    "edited_at": m.edited_at.map($crate::store::json_time),
+                    "deleted_at": m.deleted_at.map($crate::store::json_time),
+                    "thread_root_id": m.thread_root_id, "also_in_chat": m.also_in_chat,
+                    "reply_count": m.reply_count, "last_reply_seq": m.last_reply_seq,
+                    "last_reply_at": m.last_reply_at.map($crate::store::json_time),
+                })
+            })
+            .collect();
+        let insert = $crate::store::json_rows_sql!(
+            postgres,
+            concat!(
+                "INSERT INTO messages (", $crate::store::messages::message_columns!(), ") SELECT ",
+                $crate::store::messages::message_columns!(), " FROM "
+            ),
+            [
+                id "text", chat_id "text", seq "bigint", ord "bigint", sender_id "text",
+                kind "text", content "text", html "text", event "text", reply_to "text",
+                client_id "text", created_at "timestamptz", edited_at "timestamptz",
+                deleted_at "timestamptz", thread_root_id "text", also_in_chat "boolean",
+                reply_count "bigint", last_reply_seq "bigint", last_reply_at "timestamptz",
+            ],
+            ""
+        );
+        sqlx::query(insert)
+            .bind(serde_json::Value::from(rows).to_string())
+            .execute(&mut *$tx)
+            .await?;
         // A thread-only reply moves its sender's thread pointer instead (see the writer).
         // Once per sender and chat, at their last message in this batch.
         let mut last_of_sender: Vec<&$crate::store::MessageRow> = Vec::new();
@@ -198,28 +208,26 @@ macro_rules! append_messages {
             }
         }
         if !last_of_sender.is_empty() {
-            let mut pointers = sqlx::QueryBuilder::new(
-                "UPDATE chat_members SET read_seq = v.seq, read_at = v.at FROM (",
+            let pointers: Vec<serde_json::Value> = last_of_sender
+                .iter()
+                .map(|m| {
+                    serde_json::json!({
+                        "chat_id": m.chat_id, "user_id": m.sender_id, "seq": m.seq,
+                        "at": $crate::store::json_time(m.created_at),
+                    })
+                })
+                .collect();
+            let update = $crate::store::json_rows_sql!(
+                postgres,
+                "UPDATE chat_members SET read_seq = v.seq, read_at = v.at FROM ",
+                [chat_id "text", user_id "text", seq "bigint", at "timestamptz"],
+                " WHERE chat_members.chat_id = v.chat_id AND chat_members.user_id = v.user_id \
+                 AND chat_members.read_seq < v.seq"
             );
-            for (i, m) in last_of_sender.iter().enumerate() {
-                if i > 0 {
-                    pointers.push(" UNION ALL ");
-                }
-                pointers.push("SELECT ");
-                pointers.push_bind(m.chat_id.clone());
-                pointers.push(" AS chat_id, ");
-                pointers.push_bind(m.sender_id.clone());
-                pointers.push(" AS user_id, ");
-                pointers.push_bind(m.seq);
-                pointers.push(" AS seq, ");
-                pointers.push_bind(m.created_at);
-                pointers.push(" AS at");
-            }
-            pointers.push(
-                ") AS v WHERE chat_members.chat_id = v.chat_id AND chat_members.user_id = v.user_id \
-                 AND chat_members.read_seq < v.seq",
-            );
-            pointers.build().execute(&mut *$tx).await?;
+            sqlx::query(update)
+                .bind(serde_json::Value::from(pointers).to_string())
+                .execute(&mut *$tx)
+                .await?;
         }
         messages
     }};

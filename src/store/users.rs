@@ -258,22 +258,24 @@ impl Db {
     /// connection with the message writer, which a statement per user would hold up.
     pub async fn set_last_seen(&self, seen: &[(String, DateTime<Utc>)]) -> Result<()> {
         for chunk in seen.chunks(500) {
+            let rows: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|(id, at)| serde_json::json!({"id": id, "at": super::json_time(*at)}))
+                .collect();
+            let rows = serde_json::Value::from(rows).to_string();
             on_pool!(&self.write, |p| {
-                let mut update =
-                    sqlx::QueryBuilder::new("UPDATE users SET last_seen_at = v.at FROM (");
-                for (i, (user_id, at)) in chunk.iter().enumerate() {
-                    update.push(if i == 0 {
-                        "SELECT "
-                    } else {
-                        " UNION ALL SELECT "
-                    });
-                    update.push_bind(user_id);
-                    update.push(" AS id, ");
-                    update.push_bind(at);
-                    update.push(" AS at");
-                }
-                update.push(") AS v WHERE users.id = v.id");
-                update.build().execute(p).await.map(|_| ())
+                let mut conn = p.acquire().await?;
+                let update = super::json_rows_sql!(
+                    super::is_postgres(&*conn),
+                    "UPDATE users SET last_seen_at = v.at FROM ",
+                    [id "text", at "timestamptz"],
+                    " WHERE users.id = v.id"
+                );
+                sqlx::query(update)
+                    .bind(&rows)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| ())
             })?;
         }
         Ok(())

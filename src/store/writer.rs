@@ -110,34 +110,28 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
 /// read: a read per send is a round trip each, which a batch would wait on.
 macro_rules! stored_retries_of {
     ($tx:expr, $batch:expr) => {{
-        let retries: Vec<&MessageRow> = $batch
+        let keys: Vec<serde_json::Value> = $batch
             .iter()
             .map(|send| &send.row)
             .filter(|row| row.client_id.is_some())
+            .map(|row| {
+                serde_json::json!({
+                    "chat_id": row.chat_id, "sender_id": row.sender_id, "client_id": row.client_id,
+                })
+            })
             .collect();
-        if retries.is_empty() {
+        if keys.is_empty() {
             Ok(Vec::new())
         } else {
-            let mut select = sqlx::QueryBuilder::new(concat!(
-                "SELECT ",
-                super::messages::message_columns!(),
-                " FROM messages WHERE client_id IS NOT NULL AND ("
-            ));
-            for (i, row) in retries.iter().enumerate() {
-                if i > 0 {
-                    select.push(" OR ");
-                }
-                select.push("(chat_id = ");
-                select.push_bind(&row.chat_id);
-                select.push(" AND sender_id = ");
-                select.push_bind(&row.sender_id);
-                select.push(" AND client_id = ");
-                select.push_bind(&row.client_id);
-                select.push(")");
-            }
-            select.push(")");
-            select
-                .build_query_as::<MessageRow>()
+            let select = super::json_rows_sql!(
+                super::is_postgres(&*$tx),
+                concat!("SELECT ", super::messages::message_columns!("m."), " FROM "),
+                [chat_id "text", sender_id "text", client_id "text"],
+                " JOIN messages m ON m.chat_id = v.chat_id AND m.sender_id = v.sender_id \
+                 AND m.client_id = v.client_id"
+            );
+            sqlx::query_as::<_, MessageRow>(select)
+                .bind(serde_json::Value::from(keys).to_string())
                 .fetch_all(&mut *$tx)
                 .await
         }
@@ -196,19 +190,31 @@ async fn commit(db: &Db, batch: &[&NewMessage]) -> Result<Vec<Appended>, sqlx::E
             .filter_map(|(m, send)| send.search.as_ref().map(|search| (m, send, search)))
             .collect();
         if !searchable.is_empty() {
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO message_search (message_id, chat_id, sender_id, created_at, has_file, has_link, text) ",
+            let rows: Vec<serde_json::Value> = searchable
+                .iter()
+                .map(|(m, send, search)| {
+                    serde_json::json!({
+                        "message_id": m.id, "chat_id": m.chat_id, "sender_id": m.sender_id,
+                        "created_at": super::json_time(m.created_at),
+                        "has_file": !send.attachments.is_empty(), "has_link": search.has_link,
+                        "text": search.text,
+                    })
+                })
+                .collect();
+            let insert = super::json_rows_sql!(
+                super::is_postgres(&*tx),
+                "INSERT INTO message_search (message_id, chat_id, sender_id, created_at, has_file, has_link, text) \
+                 SELECT message_id, chat_id, sender_id, created_at, has_file, has_link, text FROM ",
+                [
+                    message_id "text", chat_id "text", sender_id "text", created_at "timestamptz",
+                    has_file "boolean", has_link "boolean", text "text",
+                ],
+                ""
             );
-            insert.push_values(&searchable, |mut row, (m, send, search)| {
-                row.push_bind(&m.id)
-                    .push_bind(&m.chat_id)
-                    .push_bind(&m.sender_id)
-                    .push_bind(m.created_at)
-                    .push_bind(!send.attachments.is_empty())
-                    .push_bind(search.has_link)
-                    .push_bind(&search.text);
-            });
-            insert.build().execute(&mut *tx).await?;
+            sqlx::query(insert)
+                .bind(serde_json::Value::from(rows).to_string())
+                .execute(&mut *tx)
+                .await?;
         }
         for (message, send) in appended.iter().zip(&fresh_extras) {
             if let Some(from) = &send.forwarded_from {
