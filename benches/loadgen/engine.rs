@@ -127,6 +127,37 @@ pub struct Step {
     pub server_cores: Option<f64>,
     /// Cores this process kept busy: is the client the bottleneck?
     pub client_cores: Option<f64>,
+    /// The server's message writer during the step (from its `/metrics`).
+    pub writer: Option<WriterStats>,
+}
+
+/// Group commits during a step: how many, how full, how long each took.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct WriterStats {
+    pub batches: f64,
+    pub sends_per_batch: f64,
+    pub ms_per_batch: f64,
+}
+
+/// The writer's counters as `/metrics` shows them: (batches, sends, seconds).
+async fn writer_totals(options: &Options) -> Option<(f64, f64, f64)> {
+    let text = reqwest::get(format!("{}/metrics", options.base_url))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    // Absent until the first batch.
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Some((
+        value("message_batch_sends_count"),
+        value("message_batch_sends_sum"),
+        value("message_batch_duration_seconds_sum"),
+    ))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -1220,6 +1251,7 @@ impl Driver<'_> {
         let mut rng = Rng(0xfa11 + step as u64);
         let server_cpu = self.options.server_pid.and_then(|pid| cpu_secs(Some(pid)));
         let client_cpu = cpu_secs(None);
+        let writer_before = writer_totals(self.options).await;
         let started = Instant::now();
         let mut tick = tokio::time::interval(Duration::from_millis(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -1264,6 +1296,14 @@ impl Driver<'_> {
             self.options.server_pid.and_then(|pid| cpu_secs(Some(pid))),
         );
         let client_cores = cores(client_cpu, cpu_secs(None));
+        let writer = match (writer_before, writer_totals(self.options).await) {
+            (Some((b0, s0, t0)), Some((b1, s1, t1))) if b1 > b0 => Some(WriterStats {
+                batches: b1 - b0,
+                sends_per_batch: (s1 - s0) / (b1 - b0),
+                ms_per_batch: (t1 - t0) * 1000.0 / (b1 - b0),
+            }),
+            _ => None,
+        };
         let deliveries = self.shared.delivered.load(Ordering::Relaxed) - delivered_before;
         let (deliver, ack) = &self.shared.steps[step];
         Step {
@@ -1276,6 +1316,7 @@ impl Driver<'_> {
             ack_ms: ack.percentiles(),
             server_cores,
             client_cores,
+            writer,
         }
     }
 }

@@ -374,6 +374,12 @@ fn print_report(r: &Report, backend: &str) {
                 cores(step.server_cores),
                 cores(step.client_cores)
             );
+            if let Some(w) = step.writer {
+                println!(
+                    "writer        {:.0} batches, {:.1} sends and {:.2} ms each on average",
+                    w.batches, w.sends_per_batch, w.ms_per_batch
+                );
+            }
         }
     }
     println!(

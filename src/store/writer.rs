@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::messages::{MessageRow, append_messages};
 use super::threads::add_thread_reply;
-use super::{Db, on_pool};
+use super::{Db, Pool, on_pool};
 use crate::error::{Error, Result};
 
 /// The most sends committed in one transaction.
@@ -89,7 +89,13 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(BATCH_MAX);
     while jobs.recv_many(&mut batch, BATCH_MAX).await > 0 {
         let messages = batch.iter().map(|job| &job.message).collect::<Vec<_>>();
-        match commit(&db, &messages).await {
+        let started = std::time::Instant::now();
+        let committed = commit(&db, &messages).await;
+        // How long senders wait on the database, and how much each wait carries: the
+        // two numbers that tell a slow disk from a writer that cannot keep up.
+        metrics::histogram!("message_batch_duration_seconds").record(started.elapsed());
+        metrics::histogram!("message_batch_sends").record(batch.len() as f64);
+        match committed {
             Ok(results) => {
                 for (job, result) in batch.drain(..).zip(results) {
                     let _ = job.reply.send(Ok(result));
@@ -128,7 +134,7 @@ macro_rules! stored_retries_of {
                 concat!("SELECT ", super::messages::message_columns!("m."), " FROM "),
                 [chat_id "text", sender_id "text", client_id "text"],
                 " JOIN messages m ON m.chat_id = v.chat_id AND m.sender_id = v.sender_id \
-                 AND m.client_id = v.client_id"
+                 AND m.client_id = v.client_id AND m.client_id IS NOT NULL"
             );
             sqlx::query_as::<_, MessageRow>(select)
                 .bind(serde_json::Value::from(keys).to_string())
@@ -138,11 +144,24 @@ macro_rules! stored_retries_of {
     }};
 }
 
+/// Every statement of a batch finds its rows by key, but PostgreSQL guesses 100 rows
+/// for a JSON row set and, on tables of a few thousand rows (or without statistics),
+/// would rather hash them against a scan of the whole table: 7 ms instead of 0.07 ms
+/// for the read pointers of one batch (EXPLAIN ANALYZE, 18,000 rows). Index lookups
+/// are always right here, so the batch's transaction asks for them, in the same round
+/// trip as its BEGIN.
+const POSTGRES_BEGIN: &str =
+    "BEGIN; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off";
+
 /// One transaction for the whole batch. Sends retried with a `client_id` already
 /// stored (or twice in this batch) resolve to the first message instead of a new one.
 async fn commit(db: &Db, batch: &[&NewMessage]) -> Result<Vec<Appended>, sqlx::Error> {
+    let begin = match db.write {
+        Pool::Postgres(_) => POSTGRES_BEGIN,
+        Pool::Sqlite(_) => "BEGIN",
+    };
     on_pool!(&db.write, |p| {
-        let mut tx = p.begin().await?;
+        let mut tx = p.begin_with(begin).await?;
         let stored: Vec<MessageRow> = stored_retries_of!(tx, batch)?;
         // Where each send's answer comes from: an index into `fresh`, or a stored row.
         enum Source {
