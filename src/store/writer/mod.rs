@@ -78,11 +78,22 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task for `db`. It ends when every `Writer` handle is dropped,
-    /// after committing what was queued.
+    /// Starts the writer for `db`, on a thread and runtime of its own: every step of a
+    /// batch waits for the database and then for the writer to be polled again, and on
+    /// the shared runtime that second wait was behind thousands of socket tasks. It ends
+    /// when every `Writer` handle is dropped, after committing what was queued.
     pub fn start(db: Db) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE_MAX);
-        tokio::spawn(run(db, jobs));
+        std::thread::Builder::new()
+            .name("message-writer".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("the message writer's runtime");
+                runtime.block_on(run(db, jobs));
+            })
+            .expect("the message writer's thread");
         Self { queue }
     }
 

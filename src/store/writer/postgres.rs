@@ -68,7 +68,7 @@ const BATCH: &str = concat!(
     "SELECT * FROM inserted UNION ALL SELECT * FROM stored"
 );
 
-/// The writer's own connection, taken out of the pool so its settings stay with it.
+/// The writer's own connection, outside the pool, so its settings stay with it.
 pub(super) struct Connection {
     pool: PgPool,
     open: Option<PgConnection>,
@@ -100,7 +100,10 @@ impl Connection {
         let connection = match &mut self.open {
             Some(connection) => connection,
             None => {
-                let mut connection = self.pool.acquire().await?.detach();
+                // Opened here, not taken from the pool, so that its socket is driven
+                // by the writer's runtime.
+                let mut connection =
+                    PgConnection::connect_with(&self.pool.connect_options()).await?;
                 sqlx::raw_sql("SET enable_hashjoin = off; SET enable_mergejoin = off")
                     .execute(&mut connection)
                     .await?;
