@@ -235,6 +235,24 @@ pub async fn membership(
         .ok_or_else(not_found)
 }
 
+/// [`membership`], with whether the chat is a direct one across a block (either way):
+/// what a send needs to know, in one read.
+pub async fn membership_with_block(
+    state: &AppState,
+    viewer: &AuthUser,
+    chat_id: &str,
+) -> Result<(ChatRow, MemberRow, bool)> {
+    let not_found = || Error::NotFound("Chat not found".into());
+    if !is_id(chat_id) {
+        return Err(not_found());
+    }
+    state
+        .db
+        .chat_member_and_block(chat_id, &viewer.user_id)
+        .await?
+        .ok_or_else(not_found)
+}
+
 /// For a direct chat, the other person: named by its `direct_key`
 /// ("<smaller id>:<larger id>"), so no read is needed.
 pub fn other_member(chat: &ChatRow, me: &str) -> Option<String> {

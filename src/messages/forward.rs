@@ -59,8 +59,8 @@ pub async fn forward(
     // Every target is checked before anything is sent.
     let mut checked = Vec::with_capacity(targets.len());
     for target in &targets {
-        let (chat, me) = chats::membership(state, viewer, target).await?;
-        check_may_post(state, viewer, &chat, &me).await?;
+        let (chat, me, blocked) = chats::membership_with_block(state, viewer, target).await?;
+        check_may_post(&chat, &me, blocked)?;
         checked.push(chat);
     }
     let attachments: Vec<String> = state

@@ -191,20 +191,12 @@ fn check_content(state: &AppState, content: &str) -> Result<()> {
 
 /// Whether the viewer may post in this chat now: the chat's post policy, and no block
 /// between the two people of a direct chat.
-async fn check_may_post(
-    state: &AppState,
-    viewer: &AuthUser,
-    chat: &ChatRow,
-    me: &MemberRow,
-) -> Result<()> {
+fn check_may_post(chat: &ChatRow, me: &MemberRow, blocked: bool) -> Result<()> {
     if !Policy::from_stored(&chat.post_policy).allows(Role::from_stored(&me.role)) {
         return Err(Error::Forbidden("Only admins can post in this chat".into()));
     }
-    if let Some(other) = chats::other_member(chat, &viewer.user_id) {
-        let relation = state.db.relation(&viewer.user_id, &other).await?;
-        if relation.any_block() {
-            return Err(Error::Forbidden("You cannot message this person".into()));
-        }
+    if blocked {
+        return Err(Error::Forbidden("You cannot message this person".into()));
     }
     Ok(())
 }
@@ -263,7 +255,7 @@ pub async fn send(
     chat_id: &str,
     req: SendMessage,
 ) -> Result<(MessageView, bool)> {
-    let (chat, me) = chats::membership(state, viewer, chat_id).await?;
+    let (chat, me, blocked) = chats::membership_with_block(state, viewer, chat_id).await?;
     if let Some(client_id) = &req.client_id
         && (client_id.is_empty() || client_id.chars().count() > CLIENT_ID_MAX)
     {
@@ -275,7 +267,7 @@ pub async fn send(
     }
     // A retry of a committed send is answered even if a rule would now refuse it: it
     // already happened. (When the rules pass, the writer finds the retry itself.)
-    if let Err(refused) = check_send(state, viewer, &chat, &me, &req).await {
+    if let Err(refused) = check_send(state, viewer, &chat, &me, blocked, &req).await {
         let Some(client_id) = &req.client_id else {
             return Err(refused);
         };
@@ -313,12 +305,13 @@ async fn check_send(
     viewer: &AuthUser,
     chat: &ChatRow,
     me: &MemberRow,
+    blocked: bool,
     req: &SendMessage,
 ) -> Result<()> {
     if req.attachments.is_empty() || !req.content.trim().is_empty() {
         check_content(state, &req.content)?;
     }
-    check_may_post(state, viewer, chat, me).await?;
+    check_may_post(chat, me, blocked)?;
     crate::files::check_attachments(state, viewer, &req.attachments).await?;
     if let Some(reply_to) = &req.reply_to {
         let found = is_id(reply_to) && state.db.message(&chat.id, reply_to).await?.is_some();

@@ -333,6 +333,43 @@ impl Db {
         Ok(both.map(|b| (b.chat, b.member)))
     }
 
+    /// [`Db::chat_and_member`], and for a direct chat whether either person blocks the
+    /// other, in the same read: the check before every send.
+    pub async fn chat_member_and_block(
+        &self,
+        chat_id: &str,
+        user_id: &str,
+    ) -> Result<Option<(ChatRow, MemberRow, bool)>> {
+        #[derive(sqlx::FromRow)]
+        struct All {
+            #[sqlx(flatten)]
+            chat: ChatRow,
+            #[sqlx(flatten)]
+            member: MemberRow,
+            blocked: bool,
+        }
+        // A direct chat's key is its two people, "<smaller id>:<larger id>", so a block
+        // between them is the one whose pair, in either order, is that key.
+        let sql = concat!(
+            "SELECT ",
+            chat_columns!("c."),
+            ", ",
+            member_columns!("m."),
+            ", (c.kind = 'direct' AND EXISTS (SELECT 1 FROM blocks b \
+               WHERE (b.blocker_id = $2 OR b.blocked_id = $2) \
+               AND (b.blocker_id || ':' || b.blocked_id = c.direct_key \
+                    OR b.blocked_id || ':' || b.blocker_id = c.direct_key))) AS blocked \
+             FROM chats c JOIN chat_members m ON m.chat_id = c.id AND m.user_id = $2 \
+             WHERE c.id = $1 AND c.deleted_at IS NULL"
+        );
+        let all: Option<All> = on_pool!(&self.read, |p| sqlx::query_as(sql)
+            .bind(chat_id)
+            .bind(user_id)
+            .fetch_optional(p)
+            .await)?;
+        Ok(all.map(|a| (a.chat, a.member, a.blocked)))
+    }
+
     pub async fn member(&self, chat_id: &str, user_id: &str) -> Result<Option<MemberRow>> {
         let sql = concat!(
             "SELECT ",

@@ -982,9 +982,37 @@ async fn access_matrix_strangers_members_admins_owners_removed_and_blocked(backe
     )
     .await
     .expect(403);
+    // Nor for the one who blocked; a group they share stays open to both.
+    app.post(
+        &format!("/chats/{dm}/messages"),
+        Some(&owner.token),
+        json!({"content": "hey"}),
+    )
+    .await
+    .expect(403);
+    app.post(
+        &format!("/chats/{chat}/messages"),
+        Some(&owner.token),
+        json!({"content": "still here"}),
+    )
+    .await
+    .expect(201);
     app.get(&format!("/chats/{dm}/messages"), Some(&member.token))
         .await
         .expect(200);
+    // Unblocked, both may post again.
+    delete(&app, &format!("/users/{}/block", member.id), &owner)
+        .await
+        .expect(204);
+    for who in [&owner, &member] {
+        app.post(
+            &format!("/chats/{dm}/messages"),
+            Some(&who.token),
+            json!({"content": "hey again"}),
+        )
+        .await
+        .expect(201);
+    }
 }
 
 /// A chat without its members' presence (which the callers' own requests change).
