@@ -224,15 +224,8 @@ pub async fn membership(
     viewer: &AuthUser,
     chat_id: &str,
 ) -> Result<(ChatRow, MemberRow)> {
-    let not_found = || Error::NotFound("Chat not found".into());
-    if !is_id(chat_id) {
-        return Err(not_found());
-    }
-    state
-        .db
-        .chat_and_member(chat_id, &viewer.user_id)
-        .await?
-        .ok_or_else(not_found)
+    let (chat, me, _) = membership_with_block(state, viewer, chat_id).await?;
+    Ok((chat, me))
 }
 
 /// [`membership`], with whether the chat is a direct one across a block (either way):
@@ -251,16 +244,6 @@ pub async fn membership_with_block(
         .chat_member_and_block(chat_id, &viewer.user_id)
         .await?
         .ok_or_else(not_found)
-}
-
-/// For a direct chat, the other person: named by its `direct_key`
-/// ("<smaller id>:<larger id>"), so no read is needed.
-pub fn other_member(chat: &ChatRow, me: &str) -> Option<String> {
-    if chat.kind != "direct" {
-        return None;
-    }
-    let (a, b) = chat.direct_key.as_deref()?.split_once(':')?;
-    Some(if a == me { b } else { a }.to_string())
 }
 
 async fn chat_view(

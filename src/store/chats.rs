@@ -303,38 +303,9 @@ impl Db {
             .await)?)
     }
 
-    /// A live chat and this user's membership of it, in one read (the check before
-    /// almost everything done in a chat).
-    pub async fn chat_and_member(
-        &self,
-        chat_id: &str,
-        user_id: &str,
-    ) -> Result<Option<(ChatRow, MemberRow)>> {
-        #[derive(sqlx::FromRow)]
-        struct Both {
-            #[sqlx(flatten)]
-            chat: ChatRow,
-            #[sqlx(flatten)]
-            member: MemberRow,
-        }
-        let sql = concat!(
-            "SELECT ",
-            chat_columns!("c."),
-            ", ",
-            member_columns!("m."),
-            " FROM chats c JOIN chat_members m ON m.chat_id = c.id AND m.user_id = $2 \
-              WHERE c.id = $1 AND c.deleted_at IS NULL"
-        );
-        let both: Option<Both> = on_pool!(&self.read, |p| sqlx::query_as(sql)
-            .bind(chat_id)
-            .bind(user_id)
-            .fetch_optional(p)
-            .await)?;
-        Ok(both.map(|b| (b.chat, b.member)))
-    }
-
-    /// [`Db::chat_and_member`], and for a direct chat whether either person blocks the
-    /// other, in the same read: the check before every send.
+    /// A live chat, this user's membership of it, and for a direct chat whether either
+    /// person blocks the other, in one read (the check before almost everything done in
+    /// a chat, and every send).
     pub async fn chat_member_and_block(
         &self,
         chat_id: &str,
